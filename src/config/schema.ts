@@ -1,0 +1,263 @@
+// The configuration schema: every key, its type, default and meaning (zod, strict objects so an
+// unknown or misspelt key is an error). docs/configuration.md is generated from it (describe.ts).
+
+import { join } from "node:path";
+import { z } from "zod";
+import { prepDomain } from "../jid/jid.js";
+import { LOG_LEVELS } from "../core/log.js";
+
+/** Thrown when a configuration is invalid; `problems` holds one `path: message` line each. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().min(1);
+const filePath = z.string().min(1, "must not be empty");
+
+/** A served domain, normalized like a JID domainpart (RFC 7622 §3.2). */
+const host = z.string().transform((s, ctx) => {
+  try {
+    return prepDomain(s);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a valid domain: ${(e as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+/** XEP-0157 addresses are URIs (mailto:, xmpp:, https:...). */
+const uri = z.string().refine((s) => /^[a-z][a-z0-9+.-]*:/i.test(s) && URL.canParse(s), {
+  message: "must be a URI such as mailto:abuse@example.com or xmpp:admin@example.com",
+});
+const uris = z.array(uri).default([]);
+
+const rateWindow = (max: number, windowSeconds: number, what: string) =>
+  z
+    .object({
+      max: positiveInt.default(max).describe(`Most ${what} allowed within the window.`),
+      windowSeconds: positiveInt.default(windowSeconds).describe("Length of the window, in seconds."),
+    })
+    .strict()
+    .default({});
+
+/** The raw schema, before derived defaults (storage.path) are filled in. */
+export const rawConfigSchema = z
+  .object({
+    hosts: z
+      .array(host)
+      .min(1, "at least one host is required")
+      .default(["localhost"])
+      .superRefine((hosts, ctx) => {
+        const seen = new Set<string>();
+        hosts.forEach((h, i) => {
+          if (seen.has(h)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `duplicate host "${h}"` });
+          seen.add(h);
+        });
+      })
+      .describe("Domains served by this server (the part after @ in user addresses). Normalized like JID domains."),
+    dataDir: filePath
+      .default("./data")
+      .describe("Directory for the database, generated certificates and uploads. The WARBLER_DATA_DIR environment variable overrides it."),
+    log: z
+      .object({
+        level: z
+          .enum(LOG_LEVELS)
+          .default("info")
+          .describe('Minimum level logged: fatal, error, warn, info, debug, trace or silent. PRIVACY: "debug" and "trace" may include stanza text.'),
+      })
+      .strict()
+      .default({}),
+    storage: z
+      .object({
+        backend: z.enum(["sqlite", "memory"]).default("sqlite").describe('"sqlite" (persistent) or "memory" (tests; everything is lost on exit).'),
+        path: filePath.optional().describe("SQLite database file. Default: <dataDir>/warbler.sqlite."),
+      })
+      .strict()
+      .default({}),
+    tls: z
+      .object({
+        certificates: z
+          .array(
+            z
+              .object({
+                cert: filePath.describe("PEM certificate chain, leaf first (e.g. Let's Encrypt fullchain.pem)."),
+                key: filePath.describe("PEM private key (e.g. Let's Encrypt privkey.pem)."),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe("Certificate/key pairs; each is used for the hosts its subjectAltName covers (wildcards one level deep)."),
+        selfSigned: z
+          .boolean()
+          .default(true)
+          .describe("Generate a self-signed certificate in <dataDir>/certs for each host no configured certificate covers."),
+      })
+      .strict()
+      .default({}),
+    c2s: z
+      .object({
+        host: z.string().min(1).default("0.0.0.0").describe('Address client listeners bind to ("::" for IPv6 and IPv4).'),
+        port: port.default(5222).describe("Client port with STARTTLS (RFC 6120). 0 picks a free port."),
+        requireTls: z.boolean().default(true).describe("Refuse authentication before TLS is established (RFC 6120 §5.1)."),
+        directTls: z
+          .object({
+            enabled: z.boolean().default(true).describe("Also listen for TLS-from-the-first-byte client connections (XEP-0368)."),
+            port: port.default(5223).describe("Port for direct TLS. 0 picks a free port."),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    limits: z
+      .object({
+        // RFC 6120 §13.12: a server must not block stanzas smaller than 10000 bytes.
+        maxStanzaSize: z.number().int().min(10000).default(262144).describe("Largest stanza accepted, in bytes (at least 10000, RFC 6120 §13.12)."),
+        maxDepth: z.number().int().min(4).default(32).describe("Deepest element nesting accepted inside the stream."),
+        maxSessionsPerAccount: positiveInt.default(10).describe("Most simultaneous sessions (resources) per account."),
+        stanzaRatePerSecond: z.number().min(0).default(0).describe("Stanzas per second allowed per session; 0 means unlimited."),
+        streamNegotiationTimeoutSeconds: positiveInt
+          .default(30)
+          .describe("Seconds a new connection has to finish TLS, authentication and resource binding."),
+      })
+      .strict()
+      .default({}),
+    auth: z
+      .object({
+        // RFC 7677 §4: at least 4096 iterations for SCRAM-SHA-256.
+        scramIterations: z.number().int().min(4096).default(10000).describe("PBKDF2 iterations for stored SCRAM credentials (at least 4096, RFC 7677 §4)."),
+        allowPlain: z.boolean().default(true).describe("Offer the SASL PLAIN mechanism, for clients without SCRAM support."),
+        failedLogins: rateWindow(5, 60, "failed logins per address").describe("Throttle for failed authentication attempts per client address."),
+        exemptLoopback: z.boolean().default(true).describe("Do not throttle failed logins from loopback addresses (127.0.0.0/8, ::1)."),
+      })
+      .strict()
+      .default({}),
+    registration: z
+      .object({
+        mode: z
+          .enum(["open", "closed", "invite"])
+          .default("open")
+          .describe('In-band registration (XEP-0077): "open" to anyone, "closed", or "invite" (token required).'),
+        perAddress: rateWindow(5, 3600, "registrations per address").describe("Throttle for new accounts per client address."),
+        exemptLoopback: z.boolean().default(true).describe("Do not throttle registrations from loopback addresses (127.0.0.0/8, ::1)."),
+        minPasswordLength: positiveInt
+          .default(8)
+          .describe("Shortest password accepted at registration and password change (characters). 8 follows NIST SP 800-63B."),
+      })
+      .strict()
+      .default({}),
+    server: z
+      .object({
+        contactAddresses: z
+          .object({
+            abuse: uris.describe("Where to report abuse (XEP-0157)."),
+            admin: uris.describe("Server administrators (XEP-0157)."),
+            feedback: uris.describe("Where to send feedback (XEP-0157)."),
+            sales: uris.describe("Sales contact (XEP-0157)."),
+            security: uris.describe("Where to report security issues (XEP-0157)."),
+            support: uris.describe("Where users get help (XEP-0157)."),
+          })
+          .strict()
+          .default({}),
+        version: z
+          .object({
+            name: z.string().min(1).default("Warbler").describe("Software name answered to version queries (XEP-0092)."),
+            hideOs: z.boolean().default(true).describe("Leave the operating system out of version answers."),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    modules: z
+      .object({
+        disabled: z.array(z.string().min(1)).default([]).describe("Names of feature modules to turn off."),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** The full schema: the raw one plus derived defaults. */
+export const configSchema = rawConfigSchema.transform((c) => ({
+  ...c,
+  storage: { ...c.storage, path: c.storage.path ?? join(c.dataDir, "warbler.sqlite") },
+}));
+
+/** A validated configuration with every default filled in. */
+export type Config = z.infer<typeof configSchema>;
+
+/** Formats a zod path as `tls.certificates[0].cert`. */
+function formatPath(path: (string | number)[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? p : `.${p}`;
+  return out === "" ? "(root)" : out;
+}
+
+/** The object keys the schema accepts at `path`, for "did you mean" hints. */
+function knownKeys(path: (string | number)[]): string[] {
+  let s: z.ZodTypeAny = rawConfigSchema;
+  for (const p of [...path, undefined]) {
+    for (;;) {
+      if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s._def.innerType;
+      else if (s instanceof z.ZodEffects) s = s._def.schema;
+      else break;
+    }
+    if (p === undefined) break;
+    if (typeof p === "number" && s instanceof z.ZodArray) s = s.element;
+    else if (typeof p === "string" && s instanceof z.ZodObject) s = s.shape[p];
+    else return [];
+    if (!s) return [];
+  }
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+/** Case-insensitive edit distance counting an adjacent swap as one edit (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 0; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** One readable line per problem; unknown keys are listed one by one with a suggestion. */
+export function formatIssues(issues: z.ZodIssue[]): string[] {
+  const out: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+      const known = knownKeys(issue.path);
+      for (const key of issue.keys) {
+        const near = known.filter((k) => editDistance(k, key) <= (key.length <= 4 ? 1 : 2));
+        const hint = near.length > 0 ? ` (did you mean "${near[0]}"?)` : known.length > 0 ? ` (expected one of: ${known.join(", ")})` : "";
+        out.push(`${formatPath([...issue.path, key])}: unknown key${hint}`);
+      }
+    } else {
+      out.push(`${formatPath(issue.path)}: ${issue.message}`);
+    }
+  }
+  return out;
+}
+
+/** Validates an already-parsed object (e.g. from YAML) and fills defaults; throws {@link ConfigError}. */
+export function parseConfig(obj: unknown): Config {
+  const result = configSchema.safeParse(obj ?? {});
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  return result.data;
+}
+
+/** The configuration used when nothing is configured. */
+export function defaultConfig(): Config {
+  return parseConfig({});
+}
