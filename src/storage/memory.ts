@@ -1,0 +1,336 @@
+// In-memory storage backend (plain Maps) for tests; behaves exactly like the SQLite backend,
+// which the contract suite in test/contract/ proves. Archive paging follows XEP-0313 + XEP-0059.
+import {
+  StorageError,
+  checkTime,
+  compareCodePoints,
+  decodeValue,
+  encodeValue,
+  newArchiveId,
+  normalizeQuery,
+} from "./shared.js";
+import type {
+  ArchiveItem,
+  ArchiveQuery,
+  ArchiveResult,
+  ArchiveStore,
+  DumpedRow,
+  KvStore,
+  MapStore,
+  StorageBackend,
+} from "./types.js";
+
+interface Cell {
+  /** JSON text, as SQLite stores it, so values come back as copies with the same round-trip. */
+  value: string;
+  updated: number;
+}
+
+interface ArchiveRow {
+  /** Insertion counter: the tie-breaker for equal timestamps, like SQLite's autoincrement. */
+  seq: number;
+  id: string;
+  when: number;
+  with: string;
+  value: string;
+}
+
+/** Store order: by time, then by insertion. */
+function before(a: ArchiveRow, b: ArchiveRow): boolean {
+  return a.when < b.when || (a.when === b.when && a.seq < b.seq);
+}
+
+function toItem<T>(r: ArchiveRow): ArchiveItem<T> {
+  return { id: r.id, when: r.when, with: r.with, value: decodeValue<T>(r.value) };
+}
+
+/** Options for {@link createMemoryBackend}. */
+export interface MemoryBackendOptions {
+  /** Clock for `updated` stamps and default archive times (ms since the epoch). */
+  now?: () => number;
+}
+
+/** A backend that keeps everything in Maps; data is lost on close. */
+export function createMemoryBackend(opts: MemoryBackendOptions = {}): StorageBackend {
+  const now = opts.now ?? Date.now;
+  const kvData = new Map<string, Map<string, Cell>>();
+  const mapData = new Map<string, Map<string, Map<string, Cell>>>();
+  const archiveData = new Map<string, Map<string, ArchiveRow[]>>();
+  let seq = 0;
+  let closed = false;
+
+  // Every method is async and checks this first, so a closed backend rejects like SQLite's does.
+  function open(): void {
+    if (closed) throw new StorageError("closed", "storage backend is closed");
+  }
+
+  function child<K, V>(m: Map<K, V>, k: K, make: () => V): V {
+    let v = m.get(k);
+    if (v === undefined) {
+      v = make();
+      m.set(k, v);
+    }
+    return v;
+  }
+
+  /** The owner's archive rows (sorted), or an empty array that is not attached. */
+  function rowsOf(store: string, owner: string): ArchiveRow[] {
+    return archiveData.get(store)?.get(owner) ?? [];
+  }
+
+  function setRows(store: string, owner: string, rows: ArchiveRow[]): void {
+    const byOwner = child(archiveData, store, () => new Map<string, ArchiveRow[]>());
+    if (rows.length === 0) byOwner.delete(owner);
+    else byOwner.set(owner, rows);
+    if (byOwner.size === 0) archiveData.delete(store);
+  }
+
+  function kv<T>(store: string): KvStore<T> {
+    return {
+      async get(owner) {
+        open();
+        const cell = kvData.get(store)?.get(owner);
+        return cell === undefined ? undefined : decodeValue<T>(cell.value);
+      },
+      async set(owner, value) {
+        open();
+        if (value === undefined) {
+          const byOwner = kvData.get(store);
+          byOwner?.delete(owner);
+          if (byOwner?.size === 0) kvData.delete(store);
+          return;
+        }
+        const text = encodeValue(value);
+        child(kvData, store, () => new Map()).set(owner, { value: text, updated: now() });
+      },
+      async owners(suffix) {
+        open();
+        const all = [...(kvData.get(store)?.keys() ?? [])];
+        return all.filter((o) => suffix === undefined || o.endsWith(suffix)).sort(compareCodePoints);
+      },
+    };
+  }
+
+  function map<T>(store: string): MapStore<T> {
+    function apply(owner: string, encoded: [string, string | undefined][]): void {
+      const byOwner = child(mapData, store, () => new Map<string, Map<string, Cell>>());
+      const keys = child(byOwner, owner, () => new Map<string, Cell>());
+      const t = now();
+      for (const [k, text] of encoded) {
+        if (text === undefined) keys.delete(k);
+        else keys.set(k, { value: text, updated: t });
+      }
+      if (keys.size === 0) byOwner.delete(owner);
+      if (byOwner.size === 0) mapData.delete(store);
+    }
+    return {
+      async get(owner, key) {
+        open();
+        const cell = mapData.get(store)?.get(owner)?.get(key);
+        return cell === undefined ? undefined : decodeValue<T>(cell.value);
+      },
+      async set(owner, key, value) {
+        open();
+        apply(owner, [[key, value === undefined ? undefined : encodeValue(value)]]);
+      },
+      async setMany(owner, entries) {
+        open();
+        // Encode everything first: one bad value must leave the map untouched (all or nothing).
+        const encoded = Object.entries(entries).map(
+          ([k, v]): [string, string | undefined] => [k, v === undefined ? undefined : encodeValue(v)],
+        );
+        apply(owner, encoded);
+      },
+      async getAll(owner) {
+        open();
+        const out = new Map<string, T>();
+        const keys = mapData.get(store)?.get(owner);
+        if (keys === undefined) return out;
+        for (const k of [...keys.keys()].sort(compareCodePoints)) out.set(k, decodeValue<T>(keys.get(k)!.value));
+        return out;
+      },
+      async clear(owner) {
+        open();
+        const byOwner = mapData.get(store);
+        const n = byOwner?.get(owner)?.size ?? 0;
+        byOwner?.delete(owner);
+        if (byOwner?.size === 0) mapData.delete(store);
+        return n;
+      },
+    };
+  }
+
+  function archive<T>(store: string): ArchiveStore<T> {
+    return {
+      async append(owner, item) {
+        open();
+        const when = item.when === undefined ? now() : checkTime("when", item.when);
+        if (item.id === "") throw new StorageError("bad-argument", "archive id must not be empty");
+        const text = encodeValue(item.value);
+        const rows = rowsOf(store, owner);
+        const id = item.id ?? newArchiveId();
+        if (rows.some((r) => r.id === id)) throw new StorageError("conflict", "archive id already exists");
+        const row: ArchiveRow = { seq: ++seq, id, when, with: item.with ?? "", value: text };
+        // Insert after every row with when <= row.when: equal timestamps keep arrival order.
+        let lo = 0;
+        let hi = rows.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (before(row, rows[mid]!)) hi = mid;
+          else lo = mid + 1;
+        }
+        rows.splice(lo, 0, row);
+        setRows(store, owner, rows);
+        return id;
+      },
+
+      async query(owner, query?: ArchiveQuery): Promise<ArchiveResult<T>> {
+        open();
+        const q = normalizeQuery(query);
+        const rows = rowsOf(store, owner);
+        // XEP-0059 §2.4: an anchor that is not in the archive is item-not-found.
+        const anchor = (id: string | undefined): ArchiveRow | undefined => {
+          if (id === undefined) return undefined;
+          const r = rows.find((x) => x.id === id);
+          if (r === undefined) throw new StorageError("item-not-found", "no archive item with that id");
+          return r;
+        };
+        const afterRow = anchor(q.after);
+        const beforeRow = anchor(q.before);
+        const ids = q.ids === undefined ? undefined : new Set(q.ids);
+        const matching = rows.filter(
+          (r) =>
+            (q.with === undefined || r.with === q.with) &&
+            (q.start === undefined || r.when >= q.start) &&
+            (q.end === undefined || r.when <= q.end) &&
+            (ids === undefined || ids.has(r.id)),
+        );
+        const range = matching.filter(
+          (r) => (afterRow === undefined || before(afterRow, r)) && (beforeRow === undefined || before(r, beforeRow)),
+        );
+        let page = range;
+        let complete = true;
+        if (q.limit !== undefined && range.length > q.limit) {
+          complete = false;
+          page = q.fromEnd ? range.slice(range.length - q.limit) : range.slice(0, q.limit);
+        }
+        return { items: page.map((r) => toItem<T>(r)), complete, count: matching.length };
+      },
+
+      async delete(owner, q) {
+        open();
+        const rows = rowsOf(store, owner);
+        const ids = q?.ids === undefined ? undefined : new Set(q.ids);
+        const end = q?.end === undefined ? undefined : checkTime("end", q.end);
+        const keep = rows.filter(
+          (r) =>
+            !(
+              (q?.with === undefined || r.with === q.with) &&
+              (end === undefined || r.when <= end) &&
+              (ids === undefined || ids.has(r.id))
+            ),
+        );
+        setRows(store, owner, keep);
+        return rows.length - keep.length;
+      },
+    };
+  }
+
+  return {
+    kind: "memory",
+    kv: <T>(store: string) => kv<T>(store),
+    map: <T>(store: string) => map<T>(store),
+    archive: <T>(store: string) => archive<T>(store),
+
+    async purgeOwner(owner, stores) {
+      open();
+      const counts: Record<string, number> = {};
+      for (const store of new Set(stores)) {
+        let n = 0;
+        const kvs = kvData.get(store);
+        if (kvs?.delete(owner)) n++;
+        if (kvs?.size === 0) kvData.delete(store);
+        const maps = mapData.get(store);
+        n += maps?.get(owner)?.size ?? 0;
+        maps?.delete(owner);
+        if (maps?.size === 0) mapData.delete(store);
+        n += rowsOf(store, owner).length;
+        setRows(store, owner, []);
+        counts[store] = n;
+      }
+      return counts;
+    },
+
+    async expire(store, beforeMs) {
+      open();
+      checkTime("beforeMs", beforeMs);
+      let n = 0;
+      const kvs = kvData.get(store);
+      for (const [owner, cell] of kvs ?? []) {
+        if (cell.updated < beforeMs) {
+          kvs!.delete(owner);
+          n++;
+        }
+      }
+      if (kvs?.size === 0) kvData.delete(store);
+      const maps = mapData.get(store);
+      for (const [owner, keys] of maps ?? []) {
+        for (const [k, cell] of keys) {
+          if (cell.updated < beforeMs) {
+            keys.delete(k);
+            n++;
+          }
+        }
+        if (keys.size === 0) maps!.delete(owner);
+      }
+      if (maps?.size === 0) mapData.delete(store);
+      for (const [owner, rows] of [...(archiveData.get(store) ?? [])]) {
+        const keep = rows.filter((r) => r.when >= beforeMs);
+        n += rows.length - keep.length;
+        setRows(store, owner, keep);
+      }
+      return n;
+    },
+
+    async dumpOwner(owner, store) {
+      open();
+      const out: DumpedRow[] = [];
+      const cell = kvData.get(store)?.get(owner);
+      if (cell !== undefined) out.push({ shape: "kv", value: decodeValue(cell.value) });
+      const keys = mapData.get(store)?.get(owner);
+      for (const k of [...(keys?.keys() ?? [])].sort(compareCodePoints)) {
+        out.push({ shape: "map", key: k, value: decodeValue(keys!.get(k)!.value) });
+      }
+      for (const r of rowsOf(store, owner)) out.push({ shape: "archive", ...toItem(r) });
+      return out;
+    },
+
+    async countMentions(needle) {
+      open();
+      // Case-sensitive substring match on the stored text, as the SQL backends do.
+      const has = (s: string): boolean => s.includes(needle);
+      let n = 0;
+      for (const byOwner of kvData.values()) {
+        for (const [owner, cell] of byOwner) if (has(owner) || has(cell.value)) n++;
+      }
+      for (const byOwner of mapData.values()) {
+        for (const [owner, keys] of byOwner) {
+          for (const [k, cell] of keys) if (has(owner) || has(k) || has(cell.value)) n++;
+        }
+      }
+      for (const byOwner of archiveData.values()) {
+        for (const [owner, rows] of byOwner) {
+          for (const r of rows) if (has(owner) || has(r.id) || has(r.with) || has(r.value)) n++;
+        }
+      }
+      return n;
+    },
+
+    async close() {
+      closed = true;
+      kvData.clear();
+      mapData.clear();
+      archiveData.clear();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+// Pieces every storage backend shares so they behave identically: coded errors, JSON encoding,
+// archive id generation (XEP-0359 stanza ids) and the normalised archive query (XEP-0313, XEP-0059).
+import { randomBytes } from "node:crypto";
+import type { ArchiveQuery } from "./types.js";
+
+/** Codes a storage call can fail with; callers map them to protocol errors. */
+export type StorageErrorCode =
+  /** An RSM `after`/`before` id that is not in the archive (XEP-0059 §2.4). */
+  | "item-not-found"
+  /** `append` with an id that the owner's archive already holds. */
+  | "conflict"
+  /** A value that cannot be stored as JSON text (undefined, function, BigInt, cycle). */
+  | "bad-value"
+  /** An argument out of range (negative limit, non-integer timestamp). */
+  | "bad-argument"
+  /** The backend was closed. */
+  | "closed";
+
+/** The one error type storage throws on purpose; `code` is stable, the message is for logs. */
+export class StorageError extends Error {
+  readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message?: string) {
+    super(message ?? code);
+    this.name = "StorageError";
+    this.code = code;
+  }
+}
+
+/**
+ * Encodes a value as JSON text. Both backends store text so values come back as copies with the
+ * same JSON round-trip rules (Dates become strings, `undefined` properties disappear).
+ */
+export function encodeValue(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new StorageError("bad-value", `value is not JSON-serializable: ${(err as Error).message}`);
+  }
+  if (text === undefined) throw new StorageError("bad-value", "value is not JSON-serializable");
+  return text;
+}
+
+export function decodeValue<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+/**
+ * A fresh archive id: 16 random bytes, base64url (22 characters). Unguessable, so it can serve
+ * as a XEP-0359 stanza id without revealing order or volume.
+ */
+export function newArchiveId(): string {
+  return randomBytes(16).toString("base64url");
+}
+
+/** Timestamps are integer milliseconds; anything else would sort differently across backends. */
+export function checkTime(name: string, ms: number): number {
+  if (!Number.isSafeInteger(ms)) throw new StorageError("bad-argument", `${name} must be an integer of milliseconds`);
+  return ms;
+}
+
+/** An archive query reduced to what a backend executes. */
+export interface NormalizedQuery {
+  with: string | undefined;
+  start: number | undefined;
+  end: number | undefined;
+  /** `undefined` = no id filter; `[]` = matches nothing. */
+  ids: string[] | undefined;
+  /** Anchor ids; `undefined` when absent (an empty `before` is "the last page", not an anchor). */
+  after: string | undefined;
+  before: string | undefined;
+  /** `undefined` = no limit. */
+  limit: number | undefined;
+  /** Take the last `limit` items of the range instead of the first. */
+  fromEnd: boolean;
+}
+
+/**
+ * Normalises an archive query. XEP-0059 §2.5: an empty `<before/>` asks for the last page, so a
+ * `before` given at all (even "") pages from the end, as `reverse` does. An empty `after` is
+ * treated as absent (first page): XEP-0059 gives it no meaning and no item has the id "".
+ */
+export function normalizeQuery(q: ArchiveQuery = {}): NormalizedQuery {
+  if (q.limit !== undefined && (!Number.isSafeInteger(q.limit) || q.limit < 0)) {
+    throw new StorageError("bad-argument", "limit must be a non-negative integer");
+  }
+  return {
+    with: q.with,
+    start: q.start === undefined ? undefined : checkTime("start", q.start),
+    end: q.end === undefined ? undefined : checkTime("end", q.end),
+    ids: q.ids === undefined ? undefined : [...new Set(q.ids)],
+    after: q.after === undefined || q.after === "" ? undefined : q.after,
+    before: q.before === undefined || q.before === "" ? undefined : q.before,
+    limit: q.limit,
+    fromEnd: q.reverse === true || q.before !== undefined,
+  };
+}
+
+/**
+ * Orders strings by Unicode code point, which is the byte order of their UTF-8 form: the order
+ * SQLite's BINARY collation gives (and PostgreSQL's with COLLATE "C"). JS `<` compares UTF-16
+ * units, which differs for characters above U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}

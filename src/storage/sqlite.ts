@@ -1,0 +1,570 @@
+// SQLite storage backend: better-sqlite3 behind kysely, three generic tables (kv, map, archive)
+// in the Prosody style plus a migrations table. Archive paging follows XEP-0313 + XEP-0059.
+import { closeSync, openSync } from "node:fs";
+import Database from "better-sqlite3";
+import {
+  Kysely,
+  SqliteDialect,
+  sql,
+  type Expression,
+  type ExpressionBuilder,
+  type Generated,
+  type SqlBool,
+  type Transaction,
+} from "kysely";
+import {
+  StorageError,
+  checkTime,
+  decodeValue,
+  encodeValue,
+  newArchiveId,
+  normalizeQuery,
+  type NormalizedQuery,
+} from "./shared.js";
+import type {
+  ArchiveItem,
+  ArchiveResult,
+  ArchiveStore,
+  DumpedRow,
+  KvStore,
+  MapStore,
+  StorageBackend,
+} from "./types.js";
+
+// ---- Schema ---------------------------------------------------------------------------------
+
+interface KvTable {
+  store: string;
+  owner: string;
+  /** JSON text. */
+  value: string;
+  /** ms since the epoch, from the backend clock. */
+  updated: number;
+}
+
+interface MapTable {
+  store: string;
+  owner: string;
+  key: string;
+  value: string;
+  updated: number;
+}
+
+interface ArchiveTable {
+  /** Autoincrement: breaks ties between equal `when`s, so store order is stable. */
+  seq: Generated<number>;
+  store: string;
+  owner: string;
+  id: string;
+  when: number;
+  with: string;
+  value: string;
+}
+
+interface MigrationsTable {
+  version: number;
+  applied: number;
+}
+
+/** The tables as kysely sees them. */
+export interface WarblerSchema {
+  kv: KvTable;
+  map: MapTable;
+  archive: ArchiveTable;
+  warbler_migrations: MigrationsTable;
+}
+
+/** One schema step. Versions are positive and strictly increasing through the array. */
+export interface Migration {
+  version: number;
+  description: string;
+  // Kysely<any>: a migration creates tables the typed schema cannot describe yet.
+  up(db: Kysely<any>): Promise<void>;
+}
+
+/**
+ * The SQLite schema history. Never edit an applied step; append a new one.
+ *
+ * Archive ids are unique per (store, owner), not per store: ids given by clients can then never
+ * collide with, or probe for, another owner's items, and every lookup is scoped by owner anyway.
+ * Store order is (when, seq): `seq` is AUTOINCREMENT so it never reuses a deleted maximum, and
+ * the two indexes end in `seq` so ordered range scans need no sort.
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "kv, map and archive tables",
+    async up(db) {
+      await db.schema
+        .createTable("kv")
+        .addColumn("store", "text", (c) => c.notNull())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("updated", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("kv_pk", ["store", "owner"])
+        .execute();
+      await db.schema
+        .createTable("map")
+        .addColumn("store", "text", (c) => c.notNull())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("updated", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("map_pk", ["store", "owner", "key"])
+        .execute();
+      await db.schema
+        .createTable("archive")
+        // SQLite-specific: INTEGER PRIMARY KEY AUTOINCREMENT (PostgreSQL: an identity column).
+        .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("store", "text", (c) => c.notNull())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("when", "bigint", (c) => c.notNull())
+        .addColumn("with", "text", (c) => c.notNull())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addUniqueConstraint("archive_owner_id", ["store", "owner", "id"])
+        .execute();
+      await db.schema.createIndex("archive_owner_when").on("archive").columns(["store", "owner", "when", "seq"]).execute();
+      await db.schema
+        .createIndex("archive_owner_with_when")
+        .on("archive")
+        .columns(["store", "owner", "with", "when", "seq"])
+        .execute();
+    },
+  },
+];
+
+// ---- Opening --------------------------------------------------------------------------------
+
+/** Options for {@link createSqliteBackend}. */
+export interface SqliteBackendOptions {
+  /** Database file, or ":memory:". A new file is created readable by its owner only. */
+  path: string;
+  /** Clock for `updated` stamps and default archive times (ms since the epoch). */
+  now?: () => number;
+  /** How long a writer waits for another connection's lock, ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** Schema history to apply (tests pass a longer one to check that only new steps run). */
+  migrations?: readonly Migration[];
+  /** Called after commit with each migration version this open applied. */
+  onMigrate?: (version: number) => void;
+}
+
+/**
+ * Opens (creating if needed) a SQLite database and applies missing migrations.
+ *
+ * Durability: WAL with `synchronous = NORMAL`. A commit is written to the WAL before the promise
+ * resolves, so it survives a crash or `kill -9` of the process; only an OS crash or power loss
+ * can lose the last commits (the database stays consistent). FULL would add an fsync per commit.
+ */
+export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<StorageBackend> {
+  const now = opts.now ?? Date.now;
+  const memory = opts.path === ":memory:";
+  // PRIVACY: the database holds messages and rosters; create it 0600 (SQLite gives the -wal and
+  // -shm files the database file's permissions). `mode` only applies when the file is created.
+  if (!memory) closeSync(openSync(opts.path, "a", 0o600));
+  const raw = new Database(opts.path);
+  try {
+    // SQLite-specific settings, isolated here.
+    raw.pragma("journal_mode = WAL");
+    raw.pragma("synchronous = NORMAL");
+    raw.pragma("foreign_keys = ON");
+    raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+  } catch (err) {
+    raw.close();
+    throw err;
+  }
+  const db = new Kysely<WarblerSchema>({ dialect: new SqliteDialect({ database: raw }) });
+  try {
+    const applied = await migrate(db, opts.migrations ?? SQLITE_MIGRATIONS, now);
+    for (const v of applied) opts.onMigrate?.(v);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return sqliteBackend(db, now);
+}
+
+/** Applies the missing migrations, all in one transaction; returns the versions applied. */
+async function migrate(db: Kysely<WarblerSchema>, migrations: readonly Migration[], now: () => number): Promise<number[]> {
+  let last = 0;
+  for (const m of migrations) {
+    if (!Number.isSafeInteger(m.version) || m.version <= last) throw new Error(`migration ${m.version} is out of order`);
+    last = m.version;
+  }
+  await db.schema
+    .createTable("warbler_migrations")
+    .ifNotExists()
+    .addColumn("version", "integer", (c) => c.primaryKey())
+    .addColumn("applied", "bigint", (c) => c.notNull())
+    .execute();
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx.selectFrom("warbler_migrations").select("version").execute();
+    const have = new Set(rows.map((r) => Number(r.version)));
+    const newest = Math.max(0, ...have);
+    // A database written by a newer Warbler must not be used (or half-upgraded) by an older one.
+    if (newest > last) throw new Error(`database schema version ${newest} is newer than this server knows (${last})`);
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (have.has(m.version)) continue;
+      await m.up(trx);
+      await trx.insertInto("warbler_migrations").values({ version: m.version, applied: now() }).execute();
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}
+
+// ---- Queries (portable SQL through kysely) ---------------------------------------------------
+
+type Db = Kysely<WarblerSchema> | Transaction<WarblerSchema>;
+type ArchiveEb = ExpressionBuilder<WarblerSchema, "archive">;
+
+/** Deleted/updated row counts come back as bigint. */
+function n(x: bigint | number | undefined): number {
+  return Number(x ?? 0);
+}
+
+/** SQLite-specific: does this error say a UNIQUE/PRIMARY KEY constraint failed (PostgreSQL: 23505)? */
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}
+
+/** SQLite-specific: case-sensitive substring test (PostgreSQL: strpos). */
+function contains(column: string, needle: string): Expression<SqlBool> {
+  return sql<SqlBool>`instr(${sql.ref(column)}, ${needle}) > 0`;
+}
+
+/** `column LIKE '%suffix'` with the suffix's wildcards escaped (portable). */
+function endsWithLike(column: string, suffix: string): Expression<SqlBool> {
+  const pattern = "%" + suffix.replace(/[\\%_]/g, (c) => "\\" + c);
+  return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '\\'`;
+}
+
+/** The filters of an archive query: owner, peer, time bounds, ids. */
+function archiveFilters(
+  eb: ArchiveEb,
+  store: string,
+  owner: string,
+  q: { with?: string | undefined; start?: number | undefined; end?: number | undefined; ids?: string[] | undefined },
+): Expression<SqlBool> {
+  const c: Expression<SqlBool>[] = [eb("store", "=", store), eb("owner", "=", owner)];
+  if (q.with !== undefined) c.push(eb("with", "=", q.with));
+  if (q.start !== undefined) c.push(eb("when", ">=", q.start));
+  if (q.end !== undefined) c.push(eb("when", "<=", q.end));
+  if (q.ids !== undefined) c.push(eb("id", "in", q.ids)); // callers handle [] (no SQL "in ()")
+  return eb.and(c);
+}
+
+interface Position {
+  when: number;
+  seq: number;
+}
+
+/**
+ * Strictly after (`>`) or before (`<`) a position in store order (when, seq). A row-value
+ * comparison (SQLite ≥ 3.15, PostgreSQL) lets the planner seek the (…, when, seq) index; the
+ * equivalent OR form made SQLite scan the owner's rows up to the anchor.
+ */
+function beyond(eb: ArchiveEb, op: ">" | "<", p: Position): Expression<SqlBool> {
+  return eb(eb.refTuple("when", "seq"), op, eb.tuple(p.when, p.seq));
+}
+
+function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number): StorageBackend {
+  let closed = false;
+  function open(): void {
+    if (closed) throw new StorageError("closed", "storage backend is closed");
+  }
+
+  function kv<T>(store: string): KvStore<T> {
+    return {
+      async get(owner) {
+        open();
+        const row = await db
+          .selectFrom("kv")
+          .select("value")
+          .where("store", "=", store)
+          .where("owner", "=", owner)
+          .executeTakeFirst();
+        return row === undefined ? undefined : decodeValue<T>(row.value);
+      },
+      async set(owner, value) {
+        open();
+        if (value === undefined) {
+          await db.deleteFrom("kv").where("store", "=", store).where("owner", "=", owner).execute();
+          return;
+        }
+        const text = encodeValue(value);
+        const updated = now();
+        await db
+          .insertInto("kv")
+          .values({ store, owner, value: text, updated })
+          .onConflict((oc) => oc.columns(["store", "owner"]).doUpdateSet({ value: text, updated }))
+          .execute();
+      },
+      async owners(suffix) {
+        open();
+        let qb = db.selectFrom("kv").select("owner").where("store", "=", store);
+        // LIKE narrows (case-insensitively for ASCII in SQLite); endsWith makes it exact.
+        if (suffix !== undefined) qb = qb.where(endsWithLike("owner", suffix));
+        const rows = await qb.orderBy("owner").execute();
+        const owners = rows.map((r) => r.owner);
+        return suffix === undefined ? owners : owners.filter((o) => o.endsWith(suffix));
+      },
+    };
+  }
+
+  function map<T>(store: string): MapStore<T> {
+    async function put(trx: Db, owner: string, key: string, text: string | undefined, updated: number): Promise<void> {
+      if (text === undefined) {
+        await trx.deleteFrom("map").where("store", "=", store).where("owner", "=", owner).where("key", "=", key).execute();
+        return;
+      }
+      await trx
+        .insertInto("map")
+        .values({ store, owner, key, value: text, updated })
+        .onConflict((oc) => oc.columns(["store", "owner", "key"]).doUpdateSet({ value: text, updated }))
+        .execute();
+    }
+    return {
+      async get(owner, key) {
+        open();
+        const row = await db
+          .selectFrom("map")
+          .select("value")
+          .where("store", "=", store)
+          .where("owner", "=", owner)
+          .where("key", "=", key)
+          .executeTakeFirst();
+        return row === undefined ? undefined : decodeValue<T>(row.value);
+      },
+      async set(owner, key, value) {
+        open();
+        await put(db, owner, key, value === undefined ? undefined : encodeValue(value), now());
+      },
+      async setMany(owner, entries) {
+        open();
+        // Encode first so a bad value fails before anything is written; the transaction makes
+        // the batch atomic against crashes and concurrent readers.
+        const encoded = Object.entries(entries).map(
+          ([k, v]): [string, string | undefined] => [k, v === undefined ? undefined : encodeValue(v)],
+        );
+        if (encoded.length === 0) return;
+        const updated = now();
+        await db.transaction().execute(async (trx) => {
+          for (const [k, text] of encoded) await put(trx, owner, k, text, updated);
+        });
+      },
+      async getAll(owner) {
+        open();
+        const rows = await db
+          .selectFrom("map")
+          .select(["key", "value"])
+          .where("store", "=", store)
+          .where("owner", "=", owner)
+          .orderBy("key")
+          .execute();
+        return new Map(rows.map((r) => [r.key, decodeValue<T>(r.value)]));
+      },
+      async clear(owner) {
+        open();
+        const res = await db.deleteFrom("map").where("store", "=", store).where("owner", "=", owner).executeTakeFirst();
+        return n(res.numDeletedRows);
+      },
+    };
+  }
+
+  function archive<T>(store: string): ArchiveStore<T> {
+    async function position(trx: Db, owner: string, id: string | undefined): Promise<Position | undefined> {
+      if (id === undefined) return undefined;
+      const row = await trx
+        .selectFrom("archive")
+        .select(["when", "seq"])
+        .where("store", "=", store)
+        .where("owner", "=", owner)
+        .where("id", "=", id)
+        .executeTakeFirst();
+      // XEP-0059 §2.4: an anchor that is not in the archive is item-not-found.
+      if (row === undefined) throw new StorageError("item-not-found", "no archive item with that id");
+      return { when: Number(row.when), seq: Number(row.seq) };
+    }
+
+    async function runQuery(trx: Db, owner: string, q: NormalizedQuery): Promise<ArchiveResult<T>> {
+      const afterPos = await position(trx, owner, q.after);
+      const beforePos = await position(trx, owner, q.before);
+      if (q.ids !== undefined && q.ids.length === 0) return { items: [], complete: true, count: 0 };
+
+      const countRow = await trx
+        .selectFrom("archive")
+        .select((eb) => eb.fn.countAll().as("count"))
+        .where((eb) => archiveFilters(eb, store, owner, q))
+        .executeTakeFirstOrThrow();
+
+      const dir = q.fromEnd ? "desc" : "asc";
+      let qb = trx
+        .selectFrom("archive")
+        .select(["id", "when", "with", "value"])
+        .where((eb) => {
+          const c = [archiveFilters(eb, store, owner, q)];
+          if (afterPos !== undefined) c.push(beyond(eb, ">", afterPos));
+          if (beforePos !== undefined) c.push(beyond(eb, "<", beforePos));
+          return eb.and(c);
+        })
+        .orderBy("when", dir)
+        .orderBy("seq", dir);
+      // One row more than asked tells whether the range goes on past the page.
+      if (q.limit !== undefined) qb = qb.limit(q.limit + 1);
+      const rows = await qb.execute();
+
+      let complete = true;
+      if (q.limit !== undefined && rows.length > q.limit) {
+        complete = false;
+        rows.length = q.limit;
+      }
+      if (q.fromEnd) rows.reverse();
+      const items: ArchiveItem<T>[] = rows.map((r) => ({
+        id: r.id,
+        when: Number(r.when),
+        with: r.with,
+        value: decodeValue<T>(r.value),
+      }));
+      return { items, complete, count: Number(countRow.count) };
+    }
+
+    return {
+      async append(owner, item) {
+        open();
+        const when = item.when === undefined ? now() : checkTime("when", item.when);
+        if (item.id === "") throw new StorageError("bad-argument", "archive id must not be empty");
+        const value = encodeValue(item.value);
+        const id = item.id ?? newArchiveId();
+        try {
+          await db.insertInto("archive").values({ store, owner, id, when, with: item.with ?? "", value }).execute();
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new StorageError("conflict", "archive id already exists");
+          throw err;
+        }
+        return id;
+      },
+
+      async query(owner, query) {
+        open();
+        const q = normalizeQuery(query);
+        // One read transaction: the count and the page come from the same snapshot.
+        return db.transaction().execute((trx) => runQuery(trx, owner, q));
+      },
+
+      async delete(owner, q) {
+        open();
+        if (q?.ids !== undefined && q.ids.length === 0) return 0;
+        const end = q?.end === undefined ? undefined : checkTime("end", q.end);
+        const res = await db
+          .deleteFrom("archive")
+          .where((eb) => archiveFilters(eb, store, owner, { with: q?.with, end, ids: q?.ids }))
+          .executeTakeFirst();
+        return n(res.numDeletedRows);
+      },
+    };
+  }
+
+  return {
+    kind: "sqlite",
+    kv: <T>(store: string) => kv<T>(store),
+    map: <T>(store: string) => map<T>(store),
+    archive: <T>(store: string) => archive<T>(store),
+
+    async purgeOwner(owner, stores) {
+      open();
+      return db.transaction().execute(async (trx) => {
+        const counts: Record<string, number> = {};
+        for (const store of new Set(stores)) {
+          let total = 0;
+          for (const table of ["kv", "map", "archive"] as const) {
+            const res = await trx.deleteFrom(table).where("store", "=", store).where("owner", "=", owner).executeTakeFirst();
+            total += n(res.numDeletedRows);
+          }
+          counts[store] = total;
+        }
+        return counts;
+      });
+    },
+
+    async expire(store, beforeMs) {
+      open();
+      checkTime("beforeMs", beforeMs);
+      return db.transaction().execute(async (trx) => {
+        const a = await trx.deleteFrom("kv").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
+        const b = await trx.deleteFrom("map").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
+        const c = await trx.deleteFrom("archive").where("store", "=", store).where("when", "<", beforeMs).executeTakeFirst();
+        return n(a.numDeletedRows) + n(b.numDeletedRows) + n(c.numDeletedRows);
+      });
+    },
+
+    async dumpOwner(owner, store) {
+      open();
+      return db.transaction().execute(async (trx) => {
+        const out: DumpedRow[] = [];
+        const kvRow = await trx
+          .selectFrom("kv")
+          .select("value")
+          .where("store", "=", store)
+          .where("owner", "=", owner)
+          .executeTakeFirst();
+        if (kvRow !== undefined) out.push({ shape: "kv", value: decodeValue(kvRow.value) });
+        const mapRows = await trx
+          .selectFrom("map")
+          .select(["key", "value"])
+          .where("store", "=", store)
+          .where("owner", "=", owner)
+          .orderBy("key")
+          .execute();
+        for (const r of mapRows) out.push({ shape: "map", key: r.key, value: decodeValue(r.value) });
+        const archiveRows = await trx
+          .selectFrom("archive")
+          .select(["id", "when", "with", "value"])
+          .where("store", "=", store)
+          .where("owner", "=", owner)
+          .orderBy("when")
+          .orderBy("seq")
+          .execute();
+        for (const r of archiveRows) {
+          out.push({ shape: "archive", id: r.id, when: Number(r.when), with: r.with, value: decodeValue(r.value) });
+        }
+        return out;
+      });
+    },
+
+    async countMentions(needle) {
+      open();
+      return db.transaction().execute(async (trx) => {
+        const a = await trx
+          .selectFrom("kv")
+          .select((eb) => eb.fn.countAll().as("count"))
+          .where((eb) => eb.or([contains("owner", needle), contains("value", needle)]))
+          .executeTakeFirstOrThrow();
+        const b = await trx
+          .selectFrom("map")
+          .select((eb) => eb.fn.countAll().as("count"))
+          .where((eb) => eb.or([contains("owner", needle), contains("key", needle), contains("value", needle)]))
+          .executeTakeFirstOrThrow();
+        const c = await trx
+          .selectFrom("archive")
+          .select((eb) => eb.fn.countAll().as("count"))
+          .where((eb) =>
+            eb.or([contains("owner", needle), contains("id", needle), contains("with", needle), contains("value", needle)]),
+          )
+          .executeTakeFirstOrThrow();
+        return Number(a.count) + Number(b.count) + Number(c.count);
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Fold the WAL into the main file so a closed database is one self-contained file.
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+      await db.destroy();
+    },
+  };
+}
