@@ -1,0 +1,84 @@
+// Accounts: a user name, SCRAM keys and the creation date, nothing else (privacy policy,
+// "Account data"). Passwords are never stored, only RFC 5802 salted keys.
+import type { Jid } from "../jid/jid.js";
+import type { KvStore } from "../storage/types.js";
+import type { ScramCredentials } from "./sasl/types.js";
+import { credentialsFromJson, credentialsToJson, deriveCredentials, verifyPassword, type ScramCredentialsJson } from "./sasl/credentials.js";
+import { StanzaError } from "./errors.js";
+
+/** The stored account record. */
+export interface AccountRecord {
+  /** Creation date, day precision only (YYYY-MM-DD): the policy promises "the date". */
+  created: string;
+  scram: ScramCredentialsJson;
+}
+
+export interface AccountsOptions {
+  iterations: number;
+  /** Deletes everything the account owns (the core's lifecycle); returns rows removed per store. */
+  purge: (jid: Jid) => Promise<Record<string, number>>;
+  now?: () => Date;
+}
+
+export class Accounts {
+  private readonly store: KvStore<AccountRecord>;
+  private readonly opts: AccountsOptions;
+  private readonly pending = new Set<string>();
+
+  constructor(store: KvStore<AccountRecord>, opts: AccountsOptions) {
+    this.store = store;
+    this.opts = opts;
+  }
+
+  async exists(jid: Jid): Promise<boolean> {
+    return (await this.store.get(jid.bareString)) !== undefined;
+  }
+
+  /** Creates an account; throws StanzaError conflict when it exists (XEP-0077 §3.1). */
+  async create(jid: Jid, password: string): Promise<void> {
+    const key = jid.bareString;
+    if (this.pending.has(key) || (await this.store.get(key)) !== undefined) throw new StanzaError("conflict", "Account exists");
+    this.pending.add(key);
+    try {
+      const creds = await deriveCredentials(password, this.opts.iterations);
+      if ((await this.store.get(key)) !== undefined) throw new StanzaError("conflict", "Account exists");
+      const created = (this.opts.now?.() ?? new Date()).toISOString().slice(0, 10);
+      await this.store.set(key, { created, scram: credentialsToJson(creds) });
+    } finally {
+      this.pending.delete(key);
+    }
+  }
+
+  /** Replaces the SCRAM keys (new salt); the old password stops working at once. */
+  async setPassword(jid: Jid, password: string): Promise<void> {
+    const rec = await this.store.get(jid.bareString);
+    if (!rec) throw new StanzaError("item-not-found", "No such account");
+    const creds = await deriveCredentials(password, this.opts.iterations);
+    await this.store.set(jid.bareString, { ...rec, scram: credentialsToJson(creds) });
+  }
+
+  async getCredentials(jid: Jid): Promise<ScramCredentials | undefined> {
+    const rec = await this.store.get(jid.bareString);
+    return rec ? credentialsFromJson(rec.scram) : undefined;
+  }
+
+  async verify(jid: Jid, password: string): Promise<boolean> {
+    const creds = await this.getCredentials(jid);
+    return creds ? verifyPassword(creds, password) : false;
+  }
+
+  async get(jid: Jid): Promise<AccountRecord | undefined> {
+    return this.store.get(jid.bareString);
+  }
+
+  /** Bare JIDs of the accounts of a host. */
+  async list(host: string): Promise<string[]> {
+    return (await this.store.owners("@" + host)).sort();
+  }
+
+  /** Deletes the account and all it owns; returns rows removed per store. */
+  async delete(jid: Jid): Promise<Record<string, number>> {
+    if (!(await this.exists(jid))) throw new StanzaError("item-not-found", "No such account");
+    return this.opts.purge(jid.bare());
+  }
+}

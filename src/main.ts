@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// The command line: start, adduser, deluser, passwd, invite, check. Options are parsed with
+// node:util parseArgs; passwords are read without echo from a terminal, or as one line from stdin.
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { loadConfig, ConfigError, type Config } from "./config/load.js";
+import { openCore, startServer } from "./server.js";
+import { parseJid, type Jid } from "./jid/jid.js";
+import { createLogger } from "./core/log.js";
+import { checkCertificates } from "./transport/certs.js";
+import { readPassword } from "./cli/password.js";
+import type { RegisterService } from "./modules/register/register.module.js";
+import { StanzaError } from "./core/errors.js";
+
+const USAGE = `Usage: warbler <command> [options]
+
+Commands:
+  start                    run the server
+  adduser <user@host>      create an account (password asked, or read from stdin)
+  deluser <user@host>      delete an account and everything it owns
+  passwd <user@host>       set a new password
+  invite [host]            print a single-use registration invitation (registration.mode: invite)
+  check                    validate the configuration and certificates
+
+Options:
+  -c, --config <file>      configuration file (default: ./warbler.yaml if it exists)
+  -h, --help               this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  let config: Config;
+  try {
+    // ./warbler.yaml is read when it exists and no other file is named
+    const path = values.config ?? (existsSync("warbler.yaml") ? "warbler.yaml" : undefined);
+    config = loadConfig(path);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + "\n");
+      return 2;
+    }
+    throw err;
+  }
+  switch (command) {
+    case "start":
+      return runServer(config);
+    case "adduser":
+    case "passwd":
+    case "deluser":
+      return accountCommand(command, rest[0], config);
+    case "invite":
+      return inviteCommand(rest[0] ?? config.hosts[0]!, config);
+    case "check":
+      return checkCommand(config);
+    default:
+      process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function runServer(config: Config): Promise<number> {
+  const log = createLogger(config.log);
+  const server = await startServer(config, { log });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, "shutting down");
+      server.stop().then(resolve, (err: unknown) => {
+        log.error({ err }, "error during shutdown");
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+function accountJid(arg: string | undefined, config: Config): Jid {
+  if (!arg) throw new UsageError("an account address user@host is required");
+  const j = parseJid(arg.includes("@") ? arg : `${arg}@${config.hosts[0]}`);
+  if (j.local === "" || j.resource !== "") throw new UsageError(`not an account address: ${arg}`);
+  if (!config.hosts.includes(j.domain)) throw new UsageError(`${j.domain} is not a host of this server`);
+  return j;
+}
+
+class UsageError extends Error {}
+
+async function accountCommand(command: "adduser" | "passwd" | "deluser", arg: string | undefined, config: Config): Promise<number> {
+  const jid = accountJid(arg, config);
+  const { core, storage } = await openCore(config, { log: createLogger({ level: "warn" }) });
+  try {
+    if (command === "deluser") {
+      const removed = await core.accounts.delete(jid);
+      const total = Object.values(removed).reduce((a, b) => a + b, 0);
+      process.stdout.write(`deleted ${jid.bareString}: ${total} records removed\n`);
+      for (const [store, n] of Object.entries(removed)) if (n > 0) process.stdout.write(`  ${store}: ${n}\n`);
+      return 0;
+    }
+    const exists = await core.accounts.exists(jid);
+    if (command === "adduser" && exists) throw new UsageError(`${jid.bareString} exists already`);
+    if (command === "passwd" && !exists) throw new UsageError(`${jid.bareString} does not exist`);
+    const password = await readPassword(`Password for ${jid.bareString}: `);
+    if ([...password].length < config.registration.minPasswordLength) {
+      throw new UsageError(`the password must have at least ${config.registration.minPasswordLength} characters`);
+    }
+    if (command === "adduser") {
+      await core.accounts.create(jid, password);
+      await core.events.emit("account/created", { jid });
+      process.stdout.write(`created ${jid.bareString}\n`);
+    } else {
+      await core.accounts.setPassword(jid, password);
+      process.stdout.write(`password of ${jid.bareString} changed\n`);
+    }
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function inviteCommand(host: string, config: Config): Promise<number> {
+  if (!config.hosts.includes(host)) throw new UsageError(`${host} is not a host of this server`);
+  const { core, storage } = await openCore(config, { log: createLogger({ level: "warn" }) });
+  try {
+    const reg = core.service<RegisterService>("register");
+    if (!reg) throw new UsageError("the register module is disabled");
+    const token = await reg.createInvite(host);
+    process.stdout.write(`${token}\nxmpp:${host}?register;preauth=${token}\n`);
+    if (config.registration.mode !== "invite") process.stderr.write(`note: registration.mode is "${config.registration.mode}", not "invite"\n`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function checkCommand(config: Config): Promise<number> {
+  const problems = await checkCertificates(config);
+  process.stdout.write(`configuration: ok (hosts: ${config.hosts.join(", ")}; data: ${config.dataDir})\n`);
+  if (problems.length === 0) {
+    process.stdout.write("certificates: ok\n");
+    return 0;
+  }
+  for (const p of problems) {
+    const where = [p.host, p.path].filter(Boolean).join(" ");
+    process.stdout.write(`certificates: ${p.severity}: ${where ? where + ": " : ""}${p.message}\n`);
+  }
+  return problems.some((p) => p.severity === "error") ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || err instanceof StanzaError) {
+      process.stderr.write(`warbler: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`warbler: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

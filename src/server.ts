@@ -1,0 +1,100 @@
+// The composition root: configuration + logging + storage + core + modules + transports.
+// Everything else receives its collaborators from here.
+import { mkdir } from "node:fs/promises";
+import type { Config } from "./config/schema.js";
+import { Core } from "./core/core.js";
+import { createLogger, type Logger } from "./core/log.js";
+import { openStorage } from "./storage/index.js";
+import type { StorageBackend } from "./storage/types.js";
+import { loadCertificates, secureContextFor, serverTlsOptions, sniCallback, type CertMap } from "./transport/certs.js";
+import { listenC2s, type Listener, type TlsProvider } from "./transport/tcp.js";
+import { allModules } from "./modules/index.js";
+import type { ModuleManifest } from "./core/module.js";
+
+export interface RunningServer {
+  readonly core: Core;
+  readonly config: Config;
+  readonly storage: StorageBackend;
+  /** Ports actually bound (useful when the configuration says 0). */
+  readonly ports: { c2s: number; directTls: number | undefined };
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Modules to load instead of the full set (tests). */
+  modules?: ModuleManifest<any>[];
+  storage?: StorageBackend;
+}
+
+/** TLS for the listeners: per-host contexts and SNI from the loaded certificates. */
+export function tlsProviderFrom(certs: CertMap, defaultHost: string): TlsProvider {
+  return {
+    contextFor: (host) => secureContextFor(certs, host),
+    sniCallback: sniCallback(certs),
+    serverOptions: () => serverTlsOptions(certs, certs.has(defaultHost) ? defaultHost : undefined),
+  };
+}
+
+/**
+ * Opens storage and builds the core with its modules, without listening: what the CLI's account
+ * commands use, so that deleting an account runs the same lifecycle as in the server.
+ */
+export async function openCore(config: Config, opts: StartOptions = {}): Promise<{ core: Core; storage: StorageBackend; log: Logger }> {
+  const log = opts.log ?? createLogger(config.log);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const storage = opts.storage ?? (await openStorage({ backend: config.storage.backend, path: config.storage.path }));
+  const core = new Core({ config, log, storage });
+  try {
+    await core.loadModules(opts.modules ?? allModules);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  return { core, storage, log };
+}
+
+/** Starts a server from a validated configuration. */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const { core, storage, log } = await openCore(config, opts);
+  let certs: Awaited<ReturnType<typeof loadCertificates>>;
+  try {
+    certs = await loadCertificates(config, log);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  const tlsProvider = tlsProviderFrom(certs, config.hosts[0]!);
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(await listenC2s(core, tlsProvider, { host: config.c2s.host, port: config.c2s.port, directTls: false }));
+    if (config.c2s.directTls.enabled && certs.size > 0) {
+      listeners.push(await listenC2s(core, tlsProvider, { host: config.c2s.host, port: config.c2s.directTls.port, directTls: true }));
+    }
+  } catch (err) {
+    for (const l of listeners) await l.close();
+    await storage.close();
+    throw err;
+  }
+  await core.started();
+  log.info({ hosts: config.hosts, modules: core.loadedModules().map((m) => m.name) }, "Warbler started");
+  let stopped: Promise<void> | undefined;
+  return {
+    core,
+    config,
+    storage,
+    ports: { c2s: listeners[0]!.port, directTls: listeners[1]?.port },
+    stop() {
+      stopped ??= (async () => {
+        const closing = listeners.map((l) => l.close());
+        await core.stop();
+        // Give the last writes (<system-shutdown/>) a moment to leave before storage closes.
+        await new Promise((r) => setTimeout(r, 50));
+        await storage.close();
+        await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 2000))]);
+        log.info("Warbler stopped");
+      })();
+      return stopped;
+    },
+  };
+}
