@@ -441,15 +441,9 @@ export class Core {
     return s ? this.deliver(s, stanza) : false;
   }
 
-  /** Writes a stanza to a session, through the "stanza/deliver" hooks (CSI, blocking, SM). */
+  /** Writes a stanza to a session, unless a "stanza/deliver" hook holds it back (CSI, blocking, SM). */
   deliver(session: Session, stanza: Element): boolean {
-    if (this.events.has("stanza/deliver")) {
-      // Hooks are synchronous-by-contract here so ordering is kept; async results are ignored.
-      void this.events.emit("stanza/deliver", { session, stanza }).then((held) => {
-        if (!held) session.send(stanza);
-      });
-      return true;
-    }
+    if (this.events.emitSync("stanza/deliver", { session, stanza })) return false;
     session.send(stanza);
     return true;
   }

@@ -30,7 +30,7 @@ export interface EventMap {
   "presence/broadcast": StanzaEvent;
   /** A stanza from a client, after addressing checks, before routing; return true to drop it. */
   "stanza/outgoing": StanzaEvent;
-  /** A stanza about to be written to a client session; return true to hold it back (CSI, blocking). */
+  /** A stanza about to be written to a client session; return true to hold it back (CSI, blocking). Synchronous handlers only. */
   "stanza/deliver": { session: Session; stanza: Element };
   /** A message of type chat/normal for an account with no available resource (RFC 6121 §8.5.2.2). */
   "message/offline": StanzaEvent;
@@ -82,6 +82,21 @@ export class Events {
 
   has(name: EventName): boolean {
     return (this.handlers.get(name)?.length ?? 0) > 0;
+  }
+
+  /**
+   * Runs handlers synchronously until one returns true (for hooks on the delivery path, where
+   * waiting would reorder stanzas). A handler returning a promise is a programming error.
+   */
+  emitSync<E extends EventName>(name: E, data: EventMap[E]): boolean {
+    const list = this.handlers.get(name);
+    if (!list) return false;
+    for (const h of list) {
+      const r = h.fn(data);
+      if (r === true) return true;
+      if (r !== undefined && typeof r !== "boolean") throw new Error(`handler of ${name} must be synchronous`);
+    }
+    return false;
   }
 
   /** Runs handlers in priority order until one returns true; resolves to whether one did. */

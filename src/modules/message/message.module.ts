@@ -25,12 +25,13 @@ export const messageModule = defineModule({
     // RFC 6121 §8.5.2: a local bare JID
     const toBare = async (ev: StanzaEvent): Promise<boolean> => {
       const type = messageType(ev.stanza.attrs.type);
-      if (!(await ctx.accounts.exists(ev.to))) {
+      const targets = deliverableSessions(core, ev.to);
+      // An account with sessions exists; only otherwise ask storage (keeps the hot path off the database)
+      if (targets.length === 0 && core.sessionsOf(ev.to).length === 0 && !(await ctx.accounts.exists(ev.to))) {
         // RFC 6121 §8.5.1: no such account; errors and headlines are dropped silently
         if (type === "error" || type === "headline") return true;
         throw new StanzaError("service-unavailable");
       }
-      const targets = deliverableSessions(core, ev.to);
       switch (type) {
         case "groupchat":
           throw new StanzaError("service-unavailable"); // RFC 6121 §8.5.2.1.2
