@@ -11,6 +11,7 @@ import { checkCertificates } from "./transport/certs.js";
 import { readPassword } from "./cli/password.js";
 import type { RegisterService } from "./modules/register/register.module.js";
 import { StanzaError } from "./core/errors.js";
+import { privacyInventory } from "./core/lifecycle/inventory.js";
 
 const USAGE = `Usage: warbler <command> [options]
 
@@ -21,6 +22,7 @@ Commands:
   passwd <user@host>       set a new password
   invite [host]            print a single-use registration invitation (registration.mode: invite)
   check                    validate the configuration and certificates
+  privacy                  print what the server stores, why and for how long (Markdown)
 
 Options:
   -c, --config <file>      configuration file (default: ./warbler.yaml if it exists)
@@ -64,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       return inviteCommand(rest[0] ?? config.hosts[0]!, config);
     case "check":
       return checkCommand(config);
+    case "privacy":
+      return privacyCommand(config);
     default:
       process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
       return 2;
@@ -138,6 +142,16 @@ async function inviteCommand(host: string, config: Config): Promise<number> {
     const token = await reg.createInvite(host);
     process.stdout.write(`${token}\nxmpp:${host}?register;preauth=${token}\n`);
     if (config.registration.mode !== "invite") process.stderr.write(`note: registration.mode is "${config.registration.mode}", not "invite"\n`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function privacyCommand(config: Config): Promise<number> {
+  const { core, storage } = await openCore({ ...config, storage: { ...config.storage, backend: "memory" } }, { log: createLogger({ level: "warn" }) });
+  try {
+    process.stdout.write(privacyInventory(core.storeRegistry(), config));
     return 0;
   } finally {
     await storage.close();

@@ -34,6 +34,9 @@ export const ACCOUNTS_STORE: StoreDeclaration = {
   export: true,
 };
 
+/** How often expired data is deleted. */
+export const RETENTION_SWEEP_MS = 15 * 60 * 1000;
+
 /** A registered store: its declaration and the module that declared it. */
 export interface RegisteredStore {
   name: string;
@@ -548,9 +551,33 @@ export class Core {
     return removed;
   }
 
+  // ---- retention ----
+
+  /**
+   * Deletes what every store with a duration retention holds beyond it (the privacy policy's
+   * "how long"). Returns rows removed per store. Runs at start and then every `retentionSweepMinutes`.
+   */
+  async retentionSweep(now = Date.now()): Promise<Record<string, number>> {
+    const removed: Record<string, number> = {};
+    for (const s of this.stores.values()) {
+      const r = s.declaration.retention;
+      if (r.kind !== "duration") continue;
+      removed[s.name] = await this.storage.expire(s.name, now - r.ms);
+    }
+    const total = Object.values(removed).reduce((a, b) => a + b, 0);
+    if (total > 0) this.log.info({ removed }, "retention sweep");
+    return removed;
+  }
+
   // ---- start / stop ----
 
   async started(): Promise<void> {
+    await this.retentionSweep();
+    const t = setInterval(() => {
+      this.retentionSweep().catch((err: unknown) => this.log.error({ err: errorSummary(err) }, "retention sweep failed"));
+    }, RETENTION_SWEEP_MS);
+    t.unref();
+    this.timers.push(t);
     await this.events.emit("server/started", {});
   }
 
