@@ -326,3 +326,54 @@ describe("login throttling (RFC 6120 §6.4.5)", () => {
     }
   });
 });
+
+describe("registration modes (XEP-0077, XEP-0401)", () => {
+  it("closed: no registration feature, and a registration attempt gets not-allowed", async () => {
+    const server = await startTestServer({ registration: { mode: "closed" } });
+    try {
+      const c = await RawConnection.connect(server.port);
+      await c.open();
+      const features = await c.starttls();
+      assert.doesNotMatch(features, /iq-register/);
+      c.write(`<iq type='set' id='reg1'><query xmlns='${NS_REGISTER}'><username>x</username><password>xpass</password></query></iq>`);
+      assert.match(await c.expect(/<\/iq>/), /<not-allowed /);
+      c.end();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("invite: registration needs a valid pre-auth token, which works once", async () => {
+    const server = await startTestServer({ registration: { mode: "invite" } });
+    try {
+      const reg = server.core.service<{ createInvite(host: string): Promise<string> }>("register")!;
+      const token = await reg.createInvite("localhost");
+      const attempt = async (tok: string | undefined, user: string) => {
+        const c = await RawConnection.connect(server.port);
+        await c.open();
+        const features = await c.starttls();
+        assert.match(features, /<register xmlns="urn:xmpp:ibr-token:0"\/>/);
+        if (tok !== undefined) {
+          c.write(`<iq type='set' id='pa'><preauth xmlns='urn:xmpp:pars:0' token='${tok}'/></iq>`);
+          const r = await c.expect(/<iq[^>]*id="pa"[\s\S]*?(\/>|<\/iq>)/);
+          if (!/type="result"/.test(r)) {
+            c.end();
+            return r;
+          }
+        }
+        c.write(`<iq type='set' id='reg1'><query xmlns='${NS_REGISTER}'><username>${user}</username><password>invitedpass</password></query></iq>`);
+        const r = await c.expect(/<iq[^>]*id="reg1"[\s\S]*?(\/>|<\/iq>)/);
+        c.end();
+        return r;
+      };
+      assert.match(await attempt(undefined, "gina"), /<not-allowed /);
+      assert.match(await attempt("not-a-valid-token", "gina"), /<item-not-found /);
+      assert.match(await attempt(token, "gina"), /type="result"/);
+      assert.match(await attempt(token, "hank"), /<item-not-found /); // single use
+      const g = await connectClient(server, "gina", "invitedpass");
+      await g.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
