@@ -172,6 +172,31 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    offline: z
+      .object({
+        maxPerAccount: positiveInt.default(1000).describe("Most messages kept for an account while it is offline (XEP-0160); more are refused with resource-constraint."),
+        retentionDays: positiveInt.default(30).describe("Days an undelivered offline message is kept before it is deleted."),
+      })
+      .strict()
+      .default({}),
+    archive: z
+      .object({
+        retentionDays: positiveInt.default(90).describe("Days a message stays in the personal archive (XEP-0313) before it is deleted."),
+        defaultPolicy: z
+          .enum(["always", "roster", "never"])
+          .default("always")
+          .describe('Archiving for accounts that set no preference (XEP-0441): "always" (the privacy policy\'s default), "roster" or "never".'),
+        maxPageSize: positiveInt.default(250).describe("Most messages one archive query returns per page."),
+      })
+      .strict()
+      .default({}),
+    streamManagement: z
+      .object({
+        resumeTimeoutSeconds: positiveInt.default(300).describe("How long a dropped session can be resumed (XEP-0198); its unacknowledged messages then go to offline storage."),
+        maxUnacked: positiveInt.default(2000).describe("Most stanzas kept unacknowledged per session before the session is closed."),
+      })
+      .strict()
+      .default({}),
     modules: z
       .object({
         disabled: z.array(z.string().min(1)).default([]).describe("Names of feature modules to turn off."),
