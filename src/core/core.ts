@@ -90,6 +90,8 @@ export class Core {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pendingIqs = new Map<string, PendingIq>();
   private stopping = false;
+  /** Session clean-ups in progress (rerouting, presence); shutdown waits for them. */
+  private readonly cleanups = new Set<Promise<void>>();
 
   constructor(opts: CoreOptions) {
     this.config = opts.config;
@@ -297,8 +299,11 @@ export class Core {
     return full;
   }
 
-  /** Called by a session once it is closed. */
-  sessionClosed(session: Session, reason: string): void {
+  /**
+   * Called by a session once it is closed, with the stanzas its client never acknowledged
+   * (XEP-0198), which are rerouted so that none is lost.
+   */
+  sessionClosed(session: Session, reason: string, unacked: Element[] = []): void {
     if (!this.allSessions.delete(session)) return;
     if (session.bound && session.jid) {
       const m = this.sessions.get(session.jid.bareString);
@@ -306,11 +311,70 @@ export class Core {
         m.delete(session.jid.resource);
         if (m.size === 0) this.sessions.delete(session.jid.bareString);
       }
-      this.events.emit("session/closed", { session, error: reason }).catch((err: unknown) => {
-        this.log.error({ err: errorSummary(err) }, "session/closed handler failed");
+      const cleanup = (async () => {
+        if (unacked.length > 0) await this.rerouteUnacked(session, unacked);
+        await this.events.emit("session/closed", { session, error: reason });
+      })().catch((err: unknown) => {
+        this.log.error({ err: errorSummary(err) }, "session cleanup failed");
       });
+      this.cleanups.add(cleanup);
+      void cleanup.finally(() => this.cleanups.delete(cleanup));
     }
     session.log.debug({ reason }, "session closed");
+  }
+
+  /**
+   * XEP-0198 §4: unacknowledged stanzas are treated like stanzas to an unavailable resource.
+   * Messages go to the account's other resources or offline storage, or bounce with an error;
+   * IQ requests bounce; presence is state, resent on the next login, and is dropped.
+   */
+  private async rerouteUnacked(session: Session, stanzas: Element[]): Promise<void> {
+    const full = session.jid!;
+    const bare = full.bare();
+    let rerouted = 0;
+    for (const st of stanzas) {
+      const from = tryParseJid(st.attrs.from ?? "") ?? new Jid("", full.domain);
+      if (st.name === "iq") {
+        const type = st.attrs.type;
+        if (type === "get" || type === "set") this.bounce({ stanza: st, origin: undefined, from, to: full }, new StanzaError("service-unavailable"));
+        continue;
+      }
+      if (st.name !== "message") continue;
+      const type = st.attrs.type ?? "normal";
+      // Copies made for this session (carbons, archive results) come from the account itself: not messages to keep.
+      if (type === "error" || type === "headline" || type === "groupchat" || from.bare().equals(bare)) continue;
+      const to = tryParseJid(st.attrs.to ?? "") ?? full;
+      const others = this.sessionsOf(bare).filter((s) => s !== session && s.available && s.priority >= 0);
+      if (others.length > 0) {
+        // sent to the bare JID: the other resources had it already (RFC 6121 §8.5.2.1.1)
+        if (to.isBare) continue;
+        for (const s of others) this.deliver(s, st);
+        rerouted++;
+        continue;
+      }
+      const ev: StanzaEvent = { stanza: st, origin: undefined, from, to: bare };
+      if (await this.events.emit("message/offline", ev)) rerouted++;
+      else this.bounce(ev, new StanzaError("recipient-unavailable"));
+    }
+    session.log.info({ unacked: stanzas.length, rerouted }, "unacknowledged stanzas handled");
+  }
+
+  /** The session of `account` with stream management id `smId` that may be resumed (XEP-0198 §5). */
+  resumableSession(smId: string, account: Jid): Session | undefined {
+    if (smId === "") return undefined;
+    return this.sessionsOf(account).find((s) => s.sm?.resumable === true && s.sm.id === smId);
+  }
+
+  /** Puts a resumed session in place of the one it took over (same full JID). */
+  replaceSession(old: Session, resumed: Session): void {
+    this.allSessions.delete(old);
+    const full = resumed.fullJid;
+    let m = this.sessions.get(full.bareString);
+    if (!m) {
+      m = new Map();
+      this.sessions.set(full.bareString, m);
+    }
+    m.set(full.resource, resumed);
   }
 
   saslContext(session: Session): SaslContext & { tlsActive: boolean } {
@@ -593,6 +657,8 @@ export class Core {
     }
     this.pendingIqs.clear();
     for (const s of [...this.allSessions]) s.streamError(new StreamError("system-shutdown"));
+    // unacknowledged messages are stored before storage closes
+    while (this.cleanups.size > 0) await Promise.all([...this.cleanups]);
   }
 }
 

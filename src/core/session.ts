@@ -11,6 +11,7 @@ import type { Core } from "./core.js";
 import type { ChannelBinding, SaslMechanism } from "./sasl/types.js";
 import { createMechanism, mechanismsFor } from "./sasl/index.js";
 import type { Logger } from "./log.js";
+import { NS_SM, StreamManagement, parseH } from "./stream-management.js";
 
 /** What a transport offers a session; the session never sees the socket itself. */
 export interface Transport {
@@ -32,12 +33,17 @@ export interface Transport {
   close(): void;
 }
 
-type State = "header" | "negotiating" | "tls" | "closed";
+type State = "header" | "negotiating" | "tls" | "hibernating" | "closed";
+
+/** A stanza (as opposed to a nonza) in the client namespace: what XEP-0198 counts. */
+function isStanza(el: Element): boolean {
+  return el.ns === NS.CLIENT && (el.name === "message" || el.name === "presence" || el.name === "iq");
+}
 
 /** One client session from connection to close. */
 export class Session {
   readonly id = randomBytes(9).toString("base64url");
-  readonly transport: Transport;
+  transport: Transport;
   private readonly core: Core;
   readonly log: Logger;
   private parser: StreamParser;
@@ -67,6 +73,9 @@ export class Session {
   private closing = false;
   private rateWindowStart = 0;
   private rateCount = 0;
+  /** XEP-0198 state once the client enabled stream management. */
+  sm: StreamManagement | undefined;
+  private hibernateTimer: NodeJS.Timeout | undefined;
 
   constructor(core: Core, transport: Transport) {
     this.core = core;
@@ -118,11 +127,31 @@ export class Session {
     this.parser.write(chunk);
   }
 
-  /** The transport closed underneath us. */
+  /**
+   * The transport closed underneath us. A resumable session (XEP-0198 §5) waits for the client to
+   * come back; stanzas for it are queued meanwhile.
+   */
   transportClosed(): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.state === "hibernating") return;
+    if (this.sm?.resumable && this.bound && !this.closing) {
+      this.state = "hibernating";
+      this.out = [];
+      const timeout = this.core.config.streamManagement.resumeTimeoutSeconds * 1000;
+      this.hibernateTimer = setTimeout(() => {
+        this.state = "closed";
+        this.finish("resumption timed out");
+      }, timeout);
+      this.hibernateTimer.unref();
+      this.log.info("connection lost; waiting for resumption");
+      return;
+    }
     this.state = "closed";
     this.finish("connection closed");
+  }
+
+  /** True while a resumable session waits for its client to come back. */
+  get hibernating(): boolean {
+    return this.state === "hibernating";
   }
 
   // Stanzas of one session are processed in order, one at a time (RFC 6120 §10.1: in-order processing).
@@ -138,11 +167,24 @@ export class Session {
   /** Writes a stanza or nonza to the client (through "stanza/deliver" hooks for stanzas). */
   send(el: Element): void {
     if (this.state === "closed" || this.closing) return;
+    const sm = this.sm;
+    if (sm && isStanza(el)) {
+      sm.sent(el);
+      if (sm.queue.length > this.core.config.streamManagement.maxUnacked) {
+        // XEP-0198 §4: too many unacknowledged stanzas; what is queued is rerouted on close
+        if (this.state === "hibernating") {
+          this.state = "closed";
+          this.finish("too many unacknowledged stanzas");
+        } else this.streamError(new StreamError("resource-constraint", "Too many unacknowledged stanzas"));
+        return;
+      }
+    }
+    if (this.state === "hibernating") return; // kept in the SM queue until resumption
     this.writeRaw(serializeTopLevel(el));
   }
 
   writeRaw(s: string): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.state === "hibernating") return;
     if (this.core.log.level === "trace") this.log.trace({ out: s }, "send");
     this.out.push(s);
     if (!this.flushScheduled) {
@@ -153,7 +195,13 @@ export class Session {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.out.length === 0) return;
+    if (this.out.length === 0 || this.state === "hibernating") return;
+    const sm = this.sm;
+    if (sm && !sm.ackRequested && sm.queue.length > 0 && !this.closing) {
+      // XEP-0198 §4: ask the client to acknowledge what it got
+      sm.ackRequested = true;
+      this.out.push(`<r xmlns="${NS_SM}"/>`);
+    }
     const data = this.out.length === 1 ? this.out[0]! : this.out.join("");
     this.out = [];
     this.transport.write(data);
@@ -197,7 +245,10 @@ export class Session {
 
   private finish(reason: string): void {
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
-    this.core.sessionClosed(this, reason);
+    if (this.hibernateTimer) clearTimeout(this.hibernateTimer);
+    // XEP-0198 §4: stanzas the client never acknowledged are not lost: the core reroutes them
+    const unacked = this.sm?.drain() ?? [];
+    this.core.sessionClosed(this, reason, unacked);
   }
 
   // ---- input ----
@@ -255,6 +306,7 @@ export class Session {
       features.append(x("bind", { xmlns: NS.BIND }));
       // RFC 6121 legacy session establishment, optional (draft-cridland-xmpp-session-01)
       features.append(x("session", { xmlns: NS.SESSION }, x("optional")));
+      features.append(x("sm", { xmlns: NS_SM })); // XEP-0198 §3
       for (const f of this.core.streamFeatures("post-auth", this)) features.append(f);
     }
     this.send(features);
@@ -400,6 +452,11 @@ export class Session {
 
   // RFC 6120 §7 resource binding
   private async onBindElement(el: Element): Promise<void> {
+    if (el.ns === NS_SM) {
+      if (el.name === "resume") return this.resume(el);
+      // XEP-0198 §3: enabling comes after binding
+      if (el.name === "enable") return this.send(x("failed", { xmlns: NS_SM }, x("unexpected-request", { xmlns: NS.STANZAS })));
+    }
     if (!el.is("iq", NS.CLIENT)) return this.streamError(new StreamError("not-authorized"));
     const bind = el.getChild("bind", NS.BIND);
     const type = el.attrs.type;
@@ -445,7 +502,8 @@ export class Session {
   }
 
   private async onStanza(el: Element): Promise<void> {
-    if (el.ns !== NS.CLIENT || (el.name !== "message" && el.name !== "presence" && el.name !== "iq")) {
+    if (el.ns === NS_SM) return this.onSmElement(el);
+    if (!isStanza(el)) {
       const nonza = this.core.nonzaHandler(el);
       if (nonza) return nonza(this, el);
       if (el.ns === NS.SESSION || el.ns === NS.BIND) return;
@@ -468,6 +526,84 @@ export class Session {
     }
     el.attrs.from = full.toString();
     await this.core.routeFromClient(this, el);
+    // XEP-0198 §4: counted once fully handled (stored, delivered or answered)
+    this.sm?.handled();
+  }
+
+  // ---- XEP-0198 stream management ----
+
+  private onSmElement(el: Element): void {
+    const sm = this.sm;
+    switch (el.name) {
+      case "enable": {
+        // XEP-0198 §3: once per stream
+        if (sm) return this.send(x("failed", { xmlns: NS_SM }, x("unexpected-request", { xmlns: NS.STANZAS })));
+        const resume = el.attrs.resume === "true" || el.attrs.resume === "1";
+        this.sm = new StreamManagement(resume);
+        const max = String(this.core.config.streamManagement.resumeTimeoutSeconds);
+        this.send(x("enabled", { xmlns: NS_SM, id: this.sm.id, resume: resume ? "true" : undefined, max: resume ? max : undefined }));
+        return;
+      }
+      case "r":
+        if (!sm) return this.streamError(new StreamError("unsupported-stanza-type"));
+        this.writeRaw(`<a xmlns="${NS_SM}" h="${sm.handledIn}"/>`);
+        return;
+      case "a": {
+        if (!sm) return this.streamError(new StreamError("unsupported-stanza-type"));
+        const h = parseH(el.attrs.h);
+        if (h === undefined) return this.streamError(new StreamError("bad-format", "Invalid h"));
+        if (!sm.acknowledge(h)) {
+          // XEP-0198 §4: the client acknowledged more than we sent
+          const err = new StreamError("undefined-condition", "handled-count-too-high");
+          return this.streamError(err);
+        }
+        return;
+      }
+      case "resume":
+        return void this.send(x("failed", { xmlns: NS_SM }, x("unexpected-request", { xmlns: NS.STANZAS })));
+      default:
+        return this.streamError(new StreamError("unsupported-stanza-type"));
+    }
+  }
+
+  /** XEP-0198 §5: takes over a hibernating (or still connected) session of the same account. */
+  private async resume(el: Element): Promise<void> {
+    const fail = (condition: string) => this.send(x("failed", { xmlns: NS_SM }, x(condition, { xmlns: NS.STANZAS })));
+    const previd = el.attrs.previd ?? "";
+    const h = parseH(el.attrs.h);
+    const old = this.core.resumableSession(previd, this.bareJid);
+    if (!old || !old.sm) return fail("item-not-found");
+    if (el.attrs.h !== undefined && h === undefined) return fail("bad-request");
+    const sm = old.sm;
+    if (h !== undefined && !sm.acknowledge(h)) return this.streamError(new StreamError("undefined-condition", "handled-count-too-high"));
+    // take over the old session's identity and state; the old object is retired silently
+    this.jid = old.jid;
+    this.bound = true;
+    this.presence = old.presence;
+    this.priority = old.priority;
+    this.interested = old.interested;
+    for (const [k, v] of old.data) this.data.set(k, v);
+    this.sm = sm;
+    old.retire();
+    this.core.replaceSession(old, this);
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    this.writeRaw(`<resumed xmlns="${NS_SM}" previd="${escapeAttr(previd)}" h="${sm.handledIn}"/>`);
+    // XEP-0198 §5: retransmit what the client has not handled, renumbered in the same sequence
+    const pending = sm.drain();
+    sm.sentOut = (sm.sentOut - pending.length + 2 ** 32) % 2 ** 32;
+    for (const st of pending) this.send(st);
+    this.log.info({ resent: pending.length }, "session resumed");
+  }
+
+  /** Ends this session object without closing it for the account (its state moved to a resumed session). */
+  retire(): void {
+    if (this.hibernateTimer) clearTimeout(this.hibernateTimer);
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    const wasOpen = this.state !== "hibernating" && this.state !== "closed";
+    this.state = "closed";
+    this.sm = undefined;
+    // XEP-0198 §5: the old stream, if it is still open, is terminated
+    if (wasOpen) this.transport.close();
   }
 }
 
