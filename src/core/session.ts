@@ -33,6 +33,9 @@ export interface Transport {
   close(): void;
 }
 
+/** XEP-0440 SASL channel-binding type capability. */
+const NS_SASL_CB = "urn:xmpp:sasl-cb:0";
+
 type State = "header" | "negotiating" | "tls" | "hibernating" | "closed";
 
 /** A stanza (as opposed to a nonza) in the client namespace: what XEP-0198 counts. */
@@ -300,6 +303,13 @@ export class Session {
       if (this.transport.secure || !tlsRequired) {
         const mechs = this.offeredMechanisms();
         features.append(x("mechanisms", { xmlns: NS.SASL }, ...mechs.map((m) => x("mechanism", null, m))));
+        // XEP-0440 §3: which channel-binding types -PLUS mechanisms can use here, so clients
+        // pick one we support instead of failing (and falling back with the "y" flag, which
+        // RFC 5802 §6 makes us refuse as a possible downgrade).
+        const cbTypes = this.transport.channelBinding()?.types ?? [];
+        if (cbTypes.length > 0) {
+          features.append(x("sasl-channel-binding", { xmlns: NS_SASL_CB }, ...cbTypes.map((t) => x("channel-binding", { type: t }))));
+        }
         for (const f of this.core.streamFeatures("pre-auth", this)) features.append(f);
       }
     } else {

@@ -104,6 +104,8 @@ describe("core scenarios", () => {
         await c.open();
         const features = await c.starttls();
         assert.match(features, new RegExp(`<mechanism>${mech}</mechanism>`));
+        // XEP-0440: the channel-binding types are announced (TLS 1.3 here: tls-exporter too)
+        assert.match(features, /<sasl-channel-binding xmlns="urn:xmpp:sasl-cb:0"><channel-binding type="tls-exporter"\/><channel-binding type="tls-server-end-point"\/><\/sasl-channel-binding>/);
         assert.equal(await c.scram(mech, "alice", "alicepass"), "success");
         assert.match(await c.bind("raw"), /^alice@localhost\/raw$/);
         c.end();
@@ -192,6 +194,18 @@ describe("core scenarios", () => {
       assert.equal(v.getChild("query")!.getChild("os"), undefined);
       const t = await alice.iq(xml("iq", { type: "get", to: "localhost" }, xml("time", { xmlns: "urn:xmpp:time" })));
       assert.match(t.getChild("time")!.getChildText("utc") ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    });
+
+    it("answers a ping without 'to' on the account's behalf, but not a ping to another account", async () => {
+      // RFC 6120 §10.3.3: no 'to' means the sender's own account; profanity's /ping does this
+      await alice.send(xml("iq", { type: "get", id: "ping-self" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+      const own = await alice.waitFor((s) => s.is("iq") && s.attrs.id === "ping-self");
+      assert.equal(own.attrs.type, "result");
+      // PRIVACY: another account's bare JID answers like a missing account
+      await alice.send(xml("iq", { type: "get", id: "ping-bob", to: "bob@localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+      const other = await alice.waitFor((s) => s.is("iq") && s.attrs.id === "ping-bob");
+      assert.equal(other.attrs.type, "error");
+      assert.ok(other.getChild("error")?.getChild("service-unavailable"));
     });
   });
 
