@@ -1,0 +1,220 @@
+// The personal message archive (XEP-0313 Message Archive Management, urn:xmpp:mam:2 with the
+// #extended features): archiving both directions of one-to-one messages with XEP-0359 stanza ids,
+// queries with RSM paging (XEP-0059), archive metadata, and preferences (XEP-0441).
+import { defineModule, archive, kv } from "../../core/module.js";
+import { StanzaError } from "../../core/errors.js";
+import { NS } from "../../core/namespaces.js";
+import { errorSummary } from "../../core/session.js";
+import type { StanzaEvent } from "../../core/events.js";
+import type { Jid } from "../../jid/jid.js";
+import type { ArchiveStore, KvStore } from "../../storage/types.js";
+import { x, type Element } from "../../xml/element.js";
+import type { RosterService } from "../roster/types.js";
+import { NS_FORWARD, NS_MAM, NS_MAM_EXTENDED, addStanzaId, isArchivable, stripStanzaIds } from "./rules.js";
+import { decide, parsePrefs, prefsElement, type ArchivePolicy, type ArchivePrefs } from "./prefs.js";
+import { finElement, formatDateTime, parseQuery, queryForm, runQuery } from "./query.js";
+import { storedReader, toStored, type ArchivedMessage } from "./stored.js";
+
+/** Accounts whose preferences are kept in memory; beyond this the oldest entry is dropped. */
+const PREFS_CACHE_SIZE = 10_000;
+
+/** Between blocking (50) and carbons (10) on message/bare and message/full. */
+export const INCOMING_PRIORITY = 45;
+/** Outgoing messages: after blocking (50), before carbons (10). */
+export const OUTGOING_PRIORITY = 40;
+
+/** The "mam" service: whether an account archives at all (other modules may skip their own copies). */
+export interface MamService {
+  /** False when the account's preferences archive nothing (default 'never', empty 'always' list). */
+  archiveEnabledFor(account: Jid): Promise<boolean>;
+  /**
+   * The id under which the sender's archive keeps a message it is sending (valid while the
+   * message is routed), so XEP-0280 <sent/> copies can carry a <stanza-id by=sender/> (XEP-0313
+   * §3.5) that the message to the peer must not.
+   */
+  sentArchiveId(stanza: Element): string | undefined;
+}
+
+export const mamModule = defineModule({
+  name: "mam",
+  specs: ["XEP-0313", "XEP-0441", "XEP-0359", "XEP-0059", "XEP-0334"],
+  // XEP-0313 §7: advertised on the archive's address, the account's bare JID
+  disco: { accountFeatures: [NS_MAM, NS_MAM_EXTENDED] },
+  after: ["roster"],
+  stores: (config) => ({
+    archive: archive({
+      owner: "account",
+      purpose: `Your one-to-one messages, sent and received, so that all your devices can show your conversation history and end-to-end encryption (OMEMO) works on several devices. ${
+        config.archive.defaultPolicy === "always"
+          ? "Kept by default; you can switch it off, or keep only messages with your contacts, in your client's archiving settings"
+          : config.archive.defaultPolicy === "roster"
+            ? "By default only messages with your contacts are kept; you can change this in your client's archiving settings"
+            : "Off by default; you can switch it on in your client's archiving settings"
+      }`,
+      retention: { kind: "duration", ms: config.archive.retentionDays * 86_400_000 },
+      export: true,
+    }),
+    archive_prefs: kv({
+      owner: "account",
+      purpose: "Your choice of whose messages are kept in your message history",
+      retention: { kind: "lifetime" },
+      export: true,
+    }),
+  }),
+  setup(ctx) {
+    const core = ctx.core;
+    const store = ctx.stores.archive as ArchiveStore<ArchivedMessage>;
+    const prefsStore = ctx.stores.archive_prefs as KvStore<ArchivePrefs>;
+    const defaultPolicy: ArchivePolicy = ctx.config.archive.defaultPolicy;
+    const maxPageSize = ctx.config.archive.maxPageSize;
+
+    // Preferences are read for every archived message; they change only through this module.
+    const cache = new Map<string, ArchivePrefs>();
+    const prefsOf = async (account: Jid): Promise<ArchivePrefs> => {
+      const key = account.bareString;
+      const hit = cache.get(key);
+      if (hit) return hit;
+      const p = (await prefsStore.get(key)) ?? { default: defaultPolicy, always: [], never: [] };
+      // A <prefs/> set that landed while we read wins over what we read
+      const newer = cache.get(key);
+      if (newer) return newer;
+      if (cache.size >= PREFS_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(key, p);
+      return p;
+    };
+    const forget = ({ jid }: { jid: Jid }) => {
+      cache.delete(jid.bareString);
+    };
+    ctx.on("account/deleting", forget);
+    ctx.on("account/deleted", forget);
+
+    const inRoster = (account: Jid) => async (peer: Jid) => {
+      // No roster module: nobody is in a roster, so "roster" archives only the 'always' list.
+      const item = await ctx.use<RosterService>("roster")?.getItem(account, peer);
+      return item !== undefined && item.hidden !== true;
+    };
+
+    /** Appends to `account`'s archive; returns the archive id, or undefined on a storage failure. */
+    const append = async (account: Jid, peer: Jid, ev: StanzaEvent, dir: "in" | "out"): Promise<string | undefined> => {
+      try {
+        // Awaited: the row is durable before the message moves on (ArchiveStore.append)
+        return await store.append(account.bareString, { when: Date.now(), with: peer.bareString, value: toStored(ev.stanza, dir) });
+      } catch (err) {
+        // The message is still delivered: losing the history entry is better than losing the message.
+        ctx.log.error({ err: errorSummary(err), user: account.bareString }, "archiving failed");
+        return undefined;
+      }
+    };
+
+    // Incoming: archived for a local recipient after blocking (50: a rejected message is not
+    // archived, XEP-0313 §6.1) and before carbons (10) and delivery or offline storage (-100), so
+    // every delivered copy carries the stanza-id (XEP-0313 §3.5).
+    const incoming = async (ev: StanzaEvent): Promise<boolean> => {
+      const { stanza } = ev;
+      const account = ev.to.bare();
+      stripStanzaIds(stanza, account.bareString);
+      if (!isArchivable(stanza)) return false;
+      // Only existing accounts have an archive (no rows for addresses nobody owns)
+      if (core.sessionsOf(account).length === 0 && !(await ctx.accounts.exists(account))) return false;
+      if (!(await decide(await prefsOf(account), ev.from, inRoster(account)))) return false;
+      const id = await append(account, ev.from, ev, "in");
+      if (id !== undefined) addStanzaId(stanza, account, id);
+      return false;
+    };
+    ctx.on("message/bare", incoming, INCOMING_PRIORITY);
+    ctx.on("message/full", incoming, INCOMING_PRIORITY);
+
+    // The sender's archive id of a message being sent, for its XEP-0280 sent carbons (XEP-0313
+    // §3.5); never added to the message itself, which goes to the peer.
+    const sentIds = new WeakMap<object, string>();
+
+    // Outgoing: a local user's message, archived in the sender's archive before it is routed.
+    ctx.on(
+      "stanza/outgoing",
+      async (ev) => {
+        if (ev.stanza.name !== "message" || ev.origin === undefined) return false;
+        // A message to a server or service address is not a conversation with a person
+        if (ev.to.local === "") return false;
+        const account = ev.from.bare();
+        // XEP-0313 §6.1.1: one copy per archive; a message to oneself is archived once, on arrival
+        if (ev.to.bare().equals(account)) return false;
+        if (!isArchivable(ev.stanza)) return false;
+        if (!(await decide(await prefsOf(account), ev.to, inRoster(account)))) return false;
+        const id = await append(account, ev.to, ev, "out");
+        if (id !== undefined) sentIds.set(ev.stanza, id);
+        return false;
+      },
+      OUTGOING_PRIORITY,
+    );
+
+    // XEP-0313 §8.1: only the account itself reads its archive or preferences
+    const own = (req: { from: Jid; to: Jid }): Jid => {
+      if (!req.from.bare().equals(req.to)) throw new StanzaError("forbidden", "Only the owner may access this archive");
+      return req.to;
+    };
+
+    // XEP-0313 §4: a query; results go out as messages, then the IQ result with <fin/>
+    ctx.iq("account", "set", NS_MAM, "query", async (req) => {
+      const account = own(req);
+      const plan = parseQuery(req.payload, maxPageSize);
+      const page = await runQuery(store, account.bareString, plan);
+      const read = storedReader();
+      const items = plan.flip ? [...page.items].reverse() : page.items; // XEP-0313 §4.3.4
+      for (const item of items) {
+        const original = read(item.value);
+        // XEP-0313 §4.2: the original stanza, forwarded (XEP-0297) with its archiving time (XEP-0203)
+        const msg = x(
+          "message",
+          { xmlns: NS.CLIENT, from: account.bareString, to: req.from.toString() },
+          x(
+            "result",
+            { xmlns: NS_MAM, queryid: plan.queryid, id: item.id },
+            x("forwarded", { xmlns: NS_FORWARD }, x("delay", { xmlns: NS.DELAY, stamp: formatDateTime(item.when) }), original ?? null),
+          ),
+        );
+        core.deliverTo(req.from, msg);
+      }
+      return finElement(page);
+    });
+
+    // XEP-0313 §4.1.5: the fields a query form may carry
+    ctx.iq("account", "get", NS_MAM, "query", (req) => {
+      own(req);
+      return queryForm();
+    });
+
+    // XEP-0313 §5: the first and last entries of the archive
+    ctx.iq("account", "get", NS_MAM, "metadata", async (req) => {
+      const owner = own(req).bareString;
+      const [first, last] = await Promise.all([store.query(owner, { limit: 1 }), store.query(owner, { limit: 1, reverse: true })]);
+      const a = first.items[0];
+      const b = last.items[0];
+      if (!a || !b) return x("metadata", { xmlns: NS_MAM }); // an empty archive has no bounds
+      return x(
+        "metadata",
+        { xmlns: NS_MAM },
+        x("start", { id: a.id, timestamp: formatDateTime(a.when) }),
+        x("end", { id: b.id, timestamp: formatDateTime(b.when) }),
+      );
+    });
+
+    // XEP-0441 §2.1: preferences
+    ctx.iq("account", "get", NS_MAM, "prefs", async (req) => prefsElement(await prefsOf(own(req))));
+    ctx.iq("account", "set", NS_MAM, "prefs", async (req) => {
+      const account = own(req);
+      const prefs = parsePrefs(req.payload);
+      await prefsStore.set(account.bareString, prefs);
+      cache.set(account.bareString, prefs); // takes effect with the next message
+      return prefsElement(prefs);
+    });
+
+    const service: MamService = {
+      async archiveEnabledFor(account) {
+        const p = await prefsOf(account);
+        return p.default !== "never" || p.always.length > 0;
+      },
+      sentArchiveId: (stanza) => sentIds.get(stanza),
+    };
+    ctx.provide("mam", service);
+  },
+});
