@@ -33,14 +33,15 @@ class FakeTransport implements Transport {
   }
   /** Resolves once the output matches, consuming it. */
   async read(re: RegExp): Promise<string> {
-    for (let i = 0; i < 200; i++) {
+    const deadline = Date.now() + 5000; // PBKDF2 runs on the thread pool: wait by time, not turns
+    while (Date.now() < deadline) {
       const m = re.exec(this.out);
       if (m) {
         const s = this.out.slice(0, m.index + m[0].length);
         this.out = this.out.slice(m.index + m[0].length);
         return s;
       }
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 2));
     }
     throw new Error(`no ${re} in ${this.out}`);
   }

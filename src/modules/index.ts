@@ -3,6 +3,11 @@
 import type { ModuleManifest } from "../core/module.js";
 import { discoModule } from "./disco/disco.module.js";
 import { messageModule } from "./message/message.module.js";
+import { mamModule } from "./mam/mam.module.js";
+import { offlineModule } from "./offline/offline.module.js";
+import { blockingModule } from "./blocking/blocking.module.js";
+import { carbonsModule } from "./carbons/carbons.module.js";
+import { csiModule } from "./csi/csi.module.js";
 import { pingModule } from "./ping/ping.module.js";
 import { registerModule } from "./register/register.module.js";
 import { rosterModule } from "./roster/roster.module.js";
@@ -15,6 +20,11 @@ export const allModules: ModuleManifest<any>[] = [
   rosterModule,
   presenceModule,
   messageModule,
+  mamModule,
+  offlineModule,
+  blockingModule,
+  carbonsModule,
+  csiModule,
   registerModule,
   pingModule,
   versionModule,

@@ -73,8 +73,8 @@ describe("message types (RFC 6121 §8.5)", () => {
     await server?.stop();
   });
 
-  it("answers chat to an account with no available resource with service-unavailable (no offline storage yet)", async () => {
-    await lee.send(xml("message", { to: "max@localhost", type: "chat", id: "c1" }, xml("body", {}, "are you there?")));
+  it("answers chat that may not be stored, to an account with no available resource, with service-unavailable (§8.5.2.2.1)", async () => {
+    await lee.send(xml("message", { to: "max@localhost", type: "chat", id: "c1" }, xml("body", {}, "are you there?"), xml("no-store", { xmlns: "urn:xmpp:hints" })));
     const err = await lee.waitFor((s) => s.attrs.id === "c1");
     assert.equal(err.attrs.type, "error");
     assert.ok(err.getChild("error")?.getChild("service-unavailable"));
