@@ -271,10 +271,63 @@ function beyond(eb: ArchiveEb, op: ">" | "<", p: Position): Expression<SqlBool> 
   return eb(eb.refTuple("when", "seq"), op, eb.tuple(p.when, p.seq));
 }
 
+/** Most rows one group commit inserts (6 bound values each, far below SQLite's variable limit). */
+const MAX_GROUP = 500;
+
+interface PendingAppend {
+  row: { store: string; owner: string; id: string; when: number; with: string; value: string };
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number): StorageBackend {
   let closed = false;
   function open(): void {
     if (closed) throw new StorageError("closed", "storage backend is closed");
+  }
+
+  // Group commit: archive appends requested in the same event-loop turn are inserted by one
+  // multi-row statement, so they share one commit (the commit, not the insert, is what costs).
+  // Each append still resolves only once its row is committed.
+  let pending: PendingAppend[] = [];
+  let flushing: Promise<void> | undefined;
+  function queueAppend(row: PendingAppend["row"]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      pending.push({ row, resolve, reject });
+      if (pending.length === 1 && !flushing) setImmediate(() => void flushAppends());
+    });
+  }
+  async function flushAppends(): Promise<void> {
+    if (flushing) return flushing;
+    flushing = (async () => {
+      while (pending.length > 0) {
+        const batch = pending.slice(0, MAX_GROUP);
+        pending = pending.slice(batch.length);
+        try {
+          await db.insertInto("archive").values(batch.map((p) => p.row)).execute();
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          if (!isUniqueViolation(err) || batch.length === 1) {
+            for (const p of batch) p.reject(isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err);
+            continue;
+          }
+          // one duplicate id spoils the statement: insert one by one to fail only that append
+          for (const p of batch) {
+            try {
+              await db.insertInto("archive").values(p.row).execute();
+              p.resolve();
+            } catch (e) {
+              p.reject(isUniqueViolation(e) ? new StorageError("conflict", "archive id already exists") : e);
+            }
+          }
+        }
+      }
+    })();
+    try {
+      await flushing;
+    } finally {
+      flushing = undefined;
+    }
   }
 
   function kv<T>(store: string): KvStore<T> {
@@ -439,12 +492,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number): StorageBac
         if (item.id === "") throw new StorageError("bad-argument", "archive id must not be empty");
         const value = encodeValue(item.value);
         const id = item.id ?? newArchiveId();
-        try {
-          await db.insertInto("archive").values({ store, owner, id, when, with: item.with ?? "", value }).execute();
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new StorageError("conflict", "archive id already exists");
-          throw err;
-        }
+        await queueAppend({ store, owner, id, when, with: item.with ?? "", value });
         return id;
       },
 
@@ -562,6 +610,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number): StorageBac
     async close() {
       if (closed) return;
       closed = true;
+      await flushAppends(); // appends already accepted are committed before closing
       // Fold the WAL into the main file so a closed database is one self-contained file.
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
       await db.destroy();
