@@ -134,3 +134,29 @@ describe("stream management (XEP-0198)", () => {
     await tom.close();
   });
 });
+
+describe("stream management at shutdown", () => {
+  it("stores unacknowledged messages offline when the server stops, and delivers them after restart", async () => {
+    const first = await startTestServer();
+    await first.createAccount("una", "unapass1");
+    await first.createAccount("vic", "vicpass1");
+    const vic = await connectClient(first, "vic", "vicpass1");
+    const { conn } = await smLogin(first, "una", "unapass1", "phone");
+    await vic.send(xml("message", { to: "una@localhost/phone", type: "chat" }, xml("body", {}, "before the stop")));
+    await conn.expect(/before the stop/);
+    // una never acknowledges it; the server stops
+    await vic.close();
+    await first.stop({ keepData: true });
+    conn.destroy();
+    const second = await startTestServer({ dataDir: first.dataDir });
+    try {
+      const una = await connectClient(second, "una", "unapass1");
+      await una.send(xml("presence"));
+      const m = await una.waitFor((s) => s.getChildText("body") === "before the stop");
+      assert.ok(m.getChild("delay", "urn:xmpp:delay"));
+      await una.close();
+    } finally {
+      await second.stop();
+    }
+  });
+});
