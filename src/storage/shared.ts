@@ -50,8 +50,18 @@ export function decodeValue<T>(text: string): T {
  * as a XEP-0359 stanza id without revealing order or volume.
  */
 export function newArchiveId(): string {
-  return randomBytes(16).toString("base64url");
+  // 16 random bytes from a pooled buffer: one call into the CSPRNG per 256 ids (it showed up
+  // at ~4% of server CPU with archiving on when called per id).
+  if (idPoolOffset + 16 > idPool.length) {
+    idPool = randomBytes(4096);
+    idPoolOffset = 0;
+  }
+  const id = idPool.toString("base64url", idPoolOffset, idPoolOffset + 16);
+  idPoolOffset += 16;
+  return id;
 }
+let idPool = Buffer.alloc(0);
+let idPoolOffset = 0;
 
 /** Timestamps are integer milliseconds; anything else would sort differently across backends. */
 export function checkTime(name: string, ms: number): number {
