@@ -277,8 +277,10 @@ export const presenceModule = defineModule({
       const type = ev.stanza.attrs.type;
       if (isSubscriptionType(type)) return inboundSubscription(ev, type);
       if (type === "probe") return probe(ev);
-      // RFC 6121 §8.5.1: presence to an account that does not exist is silently ignored
-      if (!(await ctx.accounts.exists(ev.to))) return;
+      // RFC 6121 §8.5.1: presence to an account that does not exist is silently ignored. An
+      // account with sessions exists, so storage is asked only otherwise (keeps presence
+      // broadcasts, one stanza per contact, off the database)
+      if (core.sessionsOf(ev.to).length === 0 && !(await ctx.accounts.exists(ev.to))) return;
       // available, unavailable, error: every available resource (none: dropped)
       if (type === undefined || type === "unavailable" || type === "error") deliverToAvailable(ev.to, ev.stanza);
     };
