@@ -2,6 +2,7 @@
 // in the Prosody style plus a migrations table. Archive paging follows XEP-0313 + XEP-0059.
 import { closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
+import { startCheckpointer, type Checkpointer } from "./checkpointer.js";
 import {
   Kysely,
   SqliteDialect,
@@ -148,6 +149,8 @@ export interface SqliteBackendOptions {
   migrations?: readonly Migration[];
   /** Called after commit with each migration version this open applied. */
   onMigrate?: (version: number) => void;
+  /** Called when the checkpoint worker fails (SQLite's own checkpoints then take over). */
+  onCheckpointError?: (message: string) => void;
 }
 
 /**
@@ -168,6 +171,8 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
     // SQLite-specific settings, isolated here.
     raw.pragma("journal_mode = WAL");
     raw.pragma("synchronous = NORMAL");
+    // Checkpoints run in a worker thread (checkpointer.ts), not inside our commits.
+    if (!memory) raw.pragma("wal_autocheckpoint = 0");
     raw.pragma("foreign_keys = ON");
     raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   } catch (err) {
@@ -182,8 +187,18 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
     await db.destroy();
     throw err;
   }
-  return sqliteBackend(db, now);
+  const checkpointer = memory
+    ? undefined
+    : startCheckpointer(opts.path, CHECKPOINT_INTERVAL_MS, (message) => {
+        // Falls back to SQLite's own checkpoints if the worker fails.
+        raw.pragma("wal_autocheckpoint = 1000");
+        opts.onCheckpointError?.(message);
+      });
+  return sqliteBackend(db, now, checkpointer);
 }
+
+/** How often the worker folds the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 /** Applies the missing migrations, all in one transaction; returns the versions applied. */
 async function migrate(db: Kysely<WarblerSchema>, migrations: readonly Migration[], now: () => number): Promise<number[]> {
@@ -280,7 +295,7 @@ interface PendingAppend {
   reject: (err: unknown) => void;
 }
 
-function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number): StorageBackend {
+function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointer?: Checkpointer): StorageBackend {
   let closed = false;
   function open(): void {
     if (closed) throw new StorageError("closed", "storage backend is closed");
@@ -611,6 +626,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number): StorageBac
       if (closed) return;
       closed = true;
       await flushAppends(); // appends already accepted are committed before closing
+      await checkpointer?.stop();
       // Fold the WAL into the main file so a closed database is one self-contained file.
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
       await db.destroy();
