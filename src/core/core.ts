@@ -264,6 +264,14 @@ export class Core {
     return this.sessions.get(full.bareString)?.get(full.resource);
   }
 
+  /**
+   * Whether a local account exists. An account with sessions does, so the hot paths (messages,
+   * presence, archiving) ask storage only for offline accounts.
+   */
+  async accountExists(bare: Jid): Promise<boolean> {
+    return this.sessions.has(bare.bareString) || (await this.accounts.exists(bare));
+  }
+
   /** Number of open connections (for metrics and shutdown). */
   get sessionCount(): number {
     return this.allSessions.size;
@@ -550,7 +558,7 @@ export class Core {
       }
       const payload = stanza.elements()[0];
       if (!payload || (type !== "get" && type !== "set")) throw new StanzaError("bad-request");
-      if (target === "account" && !(await this.accounts.exists(ev.to))) {
+      if (target === "account" && !(await this.accountExists(ev.to))) {
         // RFC 6121 §8.5.1: no such account
         throw new StanzaError("service-unavailable");
       }

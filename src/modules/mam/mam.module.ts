@@ -115,7 +115,7 @@ export const mamModule = defineModule({
       stripStanzaIds(stanza, account.bareString);
       if (!isArchivable(stanza)) return false;
       // Only existing accounts have an archive (no rows for addresses nobody owns)
-      if (core.sessionsOf(account).length === 0 && !(await ctx.accounts.exists(account))) return false;
+      if (!(await core.accountExists(account))) return false;
       if (!(await decide(await prefsOf(account), ev.from, inRoster(account)))) return false;
       const id = await append(account, ev.from, ev, "in");
       if (id !== undefined) addStanzaId(stanza, account, id);

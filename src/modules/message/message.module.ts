@@ -26,8 +26,8 @@ export const messageModule = defineModule({
     const toBare = async (ev: StanzaEvent): Promise<boolean> => {
       const type = messageType(ev.stanza.attrs.type);
       const targets = deliverableSessions(core, ev.to);
-      // An account with sessions exists; only otherwise ask storage (keeps the hot path off the database)
-      if (targets.length === 0 && core.sessionsOf(ev.to).length === 0 && !(await ctx.accounts.exists(ev.to))) {
+      // core.accountExists asks storage only when the account has no session (hot path)
+      if (targets.length === 0 && !(await core.accountExists(ev.to))) {
         // RFC 6121 §8.5.1: no such account; errors and headlines are dropped silently
         if (type === "error" || type === "headline") return true;
         throw new StanzaError("service-unavailable");

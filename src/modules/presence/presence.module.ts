@@ -126,7 +126,7 @@ export const presenceModule = defineModule({
       const owner = ev.to.bare();
       const contact = ev.from.bare();
       if (contact.equals(owner)) return;
-      if (!(await ctx.accounts.exists(owner))) {
+      if (!(await core.accountExists(owner))) {
         // RFC 6121 §3.1.3: a request to an account that does not exist is answered unsubscribed
         if (type === "subscribe") await core.route(x("presence", { xmlns: "jabber:client", type: "unsubscribed", from: owner.toString(), to: contact.toString() }));
         return; // RFC 6121 §8.5.1: other subscription stanzas are ignored
@@ -159,7 +159,7 @@ export const presenceModule = defineModule({
     const probe = async (ev: StanzaEvent): Promise<void> => {
       const owner = ev.to.bare();
       const prober = ev.from;
-      if (!(await ctx.accounts.exists(owner))) return; // RFC 6121 §8.5.1
+      if (!(await core.accountExists(owner))) return; // RFC 6121 §8.5.1
       const self = prober.bare().equals(owner);
       // RFC 6121 §4.3.2: only entities subscribed to the owner's presence learn it; others are
       // ignored. PRIVACY: an unauthorized prober learns nothing, not even that the account exists.
@@ -280,7 +280,7 @@ export const presenceModule = defineModule({
       // RFC 6121 §8.5.1: presence to an account that does not exist is silently ignored. An
       // account with sessions exists, so storage is asked only otherwise (keeps presence
       // broadcasts, one stanza per contact, off the database)
-      if (core.sessionsOf(ev.to).length === 0 && !(await ctx.accounts.exists(ev.to))) return;
+      if (!(await core.accountExists(ev.to))) return;
       // available, unavailable, error: every available resource (none: dropped)
       if (type === undefined || type === "unavailable" || type === "error") deliverToAvailable(ev.to, ev.stanza);
     };
