@@ -12,7 +12,6 @@ import { allModules } from "../modules/index.js";
 class FakeTransport implements Transport {
   readonly kind = "tcp" as const;
   readonly remoteAddress = "192.0.2.1";
-  readonly serverName = undefined;
   out = "";
   closed = false;
   constructor(readonly secure: boolean) {}

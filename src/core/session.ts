@@ -24,8 +24,6 @@ export interface Transport {
   canStartTls(host: string): boolean;
   /** Channel binding data when on TLS. */
   channelBinding(): ChannelBinding | undefined;
-  /** The SNI host name the client asked for on a TLS connection. */
-  readonly serverName: string | undefined;
   write(data: string): void;
   /** Upgrades to TLS (RFC 6120 §5.4.3.3) for `host`; input after <proceed/> is discarded meanwhile. */
   startTls(host: string): Promise<void>;

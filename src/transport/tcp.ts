@@ -42,11 +42,6 @@ class TcpTransport implements Transport {
     return this.tlsSocket !== undefined;
   }
 
-  get serverName(): string | undefined {
-    const n = (this.tlsSocket as (tls.TLSSocket & { servername?: string | false }) | undefined)?.servername;
-    return typeof n === "string" ? n : undefined;
-  }
-
   canStartTls(host: string): boolean {
     return !this.secure && this.tlsProvider.contextFor(host) !== undefined;
   }
