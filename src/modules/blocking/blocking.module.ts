@@ -2,7 +2,7 @@
 // between a user and blocked JIDs in both directions (§3.5, §3.6), and the presence a block or an
 // unblock implies (§3.3, §3.4). JID matching follows XEP-0191 "JID Matching" (as XEP-0016).
 import { randomBytes } from "node:crypto";
-import { defineModule, kv, REPLIED } from "../../core/module.js";
+import { defineModule, kv, REPLIED, type IqRequest } from "../../core/module.js";
 import { StanzaError, errorReply } from "../../core/errors.js";
 import { NS } from "../../core/namespaces.js";
 import type { StanzaEvent } from "../../core/events.js";
@@ -179,46 +179,50 @@ export const blockingModule = defineModule({
       return x("blocklist", { xmlns: NS_BLOCKING }, ...itemsOf(e.list));
     });
 
-    ctx.iq("account", "set", NS_BLOCKING, "block", async (req): Promise<typeof REPLIED> => {
-      checkOwner(req.from, req.to);
-      const jids = parseItems(req.payload);
-      // XEP-0191 §3.3: a block without items is a bad request
-      if (jids.length === 0) throw new StanzaError("bad-request", "Nothing to block");
+    /**
+     * One list change (XEP-0191 §3.3 block, §3.4 unblock): the new list is computed and stored
+     * under the account's lock, then the result, the pushes and the presence consequences follow.
+     */
+    const change = async (
+      req: IqRequest,
+      name: "block" | "unblock",
+      jids: Jid[],
+      compute: (current: string[]) => string[],
+    ): Promise<typeof REPLIED> => {
       const owner = req.to;
       const { before, after } = await locked(owner.bareString, async () => {
         const cur = await entry(owner.bareString);
-        const list = [...cur.list];
-        for (const j of jids) if (!cur.set.has(j.toString()) && !list.includes(j.toString())) list.push(j.toString());
-        if (list.length > MAX_BLOCKED) throw new StanzaError("resource-constraint", `At most ${MAX_BLOCKED} addresses can be blocked`);
-        if (list.length !== cur.list.length) await store.set(owner.bareString, list);
-        const next = entryOf(list);
-        remember(owner.bareString, next);
-        return { before: cur.set, after: next.set };
-      });
-      reply(req.stanza, req.from);
-      push(owner, x("block", { xmlns: NS_BLOCKING }, ...itemsOf(jids.map((j) => j.toString()))));
-      await presenceOnChange(owner, before, after, "unavailable");
-      return REPLIED;
-    });
-
-    ctx.iq("account", "set", NS_BLOCKING, "unblock", async (req): Promise<typeof REPLIED> => {
-      checkOwner(req.from, req.to);
-      const jids = parseItems(req.payload);
-      const owner = req.to;
-      const { before, after } = await locked(owner.bareString, async () => {
-        const cur = await entry(owner.bareString);
-        // XEP-0191 §3.4: an unblock without items unblocks everyone
-        const drop = new Set(jids.map((j) => j.toString()));
-        const list = jids.length === 0 ? [] : cur.list.filter((j) => !drop.has(j));
+        const list = compute(cur.list);
         if (list.length !== cur.list.length) await store.set(owner.bareString, list.length ? list : undefined);
         const next = entryOf(list);
         remember(owner.bareString, next);
         return { before: cur.set, after: next.set };
       });
       reply(req.stanza, req.from);
-      push(owner, x("unblock", { xmlns: NS_BLOCKING }, ...itemsOf(jids.map((j) => j.toString()))));
-      await presenceOnChange(owner, before, after, "available");
+      push(owner, x(name, { xmlns: NS_BLOCKING }, ...itemsOf(jids.map((j) => j.toString()))));
+      await presenceOnChange(owner, before, after, name === "block" ? "unavailable" : "available");
       return REPLIED;
+    };
+
+    ctx.iq("account", "set", NS_BLOCKING, "block", async (req): Promise<typeof REPLIED> => {
+      checkOwner(req.from, req.to);
+      const jids = parseItems(req.payload);
+      // XEP-0191 §3.3: a block without items is a bad request
+      if (jids.length === 0) throw new StanzaError("bad-request", "Nothing to block");
+      return change(req, "block", jids, (current) => {
+        const list = [...current];
+        for (const j of jids) if (!list.includes(j.toString())) list.push(j.toString());
+        if (list.length > MAX_BLOCKED) throw new StanzaError("resource-constraint", `At most ${MAX_BLOCKED} addresses can be blocked`);
+        return list;
+      });
+    });
+
+    ctx.iq("account", "set", NS_BLOCKING, "unblock", async (req): Promise<typeof REPLIED> => {
+      checkOwner(req.from, req.to);
+      const jids = parseItems(req.payload);
+      // XEP-0191 §3.4: an unblock without items unblocks everyone
+      const drop = new Set(jids.map((j) => j.toString()));
+      return change(req, "unblock", jids, (current) => (jids.length === 0 ? [] : current.filter((j) => !drop.has(j))));
     });
 
     /**
