@@ -12,7 +12,7 @@ import { Accounts, type AccountRecord } from "./accounts.js";
 import { Throttle } from "./throttle.js";
 import { Session, errorSummary, toStanzaError } from "./session.js";
 import type { SaslContext } from "./sasl/types.js";
-import { REPLIED } from "./module.js";
+import { REPLIED, type ComponentHandler } from "./module.js";
 import type {
   DiscoIdentity,
   FeatureProvider,
@@ -85,6 +85,8 @@ export class Core {
   private readonly nonzas = new Map<string, NonzaHandler>();
   private readonly features: Record<"pre-auth" | "post-auth", FeatureProvider[]> = { "pre-auth": [], "post-auth": [] };
   private readonly serviceMap = new Map<string, unknown>();
+  /** Service domains (XEP-0045 MUC, XEP-0363 upload, …): domain → handler of every stanza to it. */
+  private readonly componentMap = new Map<string, ComponentHandler>();
   private readonly stores = new Map<string, RegisteredStore>();
   private readonly modules: LoadedModule[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -114,6 +116,21 @@ export class Core {
 
   isLocalHost(domain: string): boolean {
     return this.hosts.has(domain);
+  }
+
+  /** Whether a module serves this domain (a MUC or upload service; see registerComponent). */
+  isComponent(domain: string): boolean {
+    return this.componentMap.has(domain);
+  }
+
+  /**
+   * Makes a module the handler of every stanza addressed to `domain` or to any JID at it (the
+   * way an XEP-0114 component is attached, but in-process). The domain must not be an account host.
+   */
+  registerComponent(domain: string, handler: ComponentHandler): void {
+    if (this.hosts.has(domain)) throw new Error(`component ${domain} is an account host`);
+    if (this.componentMap.has(domain)) throw new Error(`component ${domain} registered twice`);
+    this.componentMap.set(domain, handler);
   }
 
   // ---- modules ----
@@ -171,6 +188,7 @@ export class Core {
         this.serviceMap.set(name, api);
       },
       use: <T,>(name: string) => this.service<T>(name),
+      component: (domain, handler) => this.registerComponent(domain, handler),
       every: (ms, fn) => {
         const t = setInterval(() => {
           Promise.resolve()
@@ -463,6 +481,16 @@ export class Core {
   private async routeEvent(ev: StanzaEvent): Promise<void> {
     const { stanza, to } = ev;
     const kind = stanza.name as "message" | "presence" | "iq";
+    const component = this.componentMap.get(to.domain);
+    if (component) {
+      // RFC 6120 §10.5: a local service; it answers (or bounces) what it receives
+      try {
+        await component(ev);
+      } catch (err) {
+        this.bounce(ev, toStanzaError(err, this.log));
+      }
+      return;
+    }
     if (!this.isLocalHost(to.domain)) {
       // RFC 6120 §10.4: no server-to-server connections (yet): remote-server-not-found
       this.bounce(ev, new StanzaError("remote-server-not-found"));

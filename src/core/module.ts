@@ -5,7 +5,7 @@ import type { Element } from "../xml/element.js";
 import type { Jid } from "../jid/jid.js";
 import type { Config } from "../config/schema.js";
 import type { ArchiveStore, KvStore, MapStore, StoreDeclaration } from "../storage/types.js";
-import type { EventName, Handler } from "./events.js";
+import type { EventName, Handler, StanzaEvent } from "./events.js";
 import type { Session } from "./session.js";
 import type { Logger } from "./log.js";
 import type { Accounts } from "./accounts.js";
@@ -39,6 +39,12 @@ export interface DiscoIdentity {
   type: string;
   name?: string;
 }
+
+/**
+ * Receives every stanza addressed to a service domain (`conference.example.com`, a room or an
+ * occupant there). Throwing a StanzaError bounces the stanza with that condition.
+ */
+export type ComponentHandler = (ev: StanzaEvent) => Promise<void> | void;
 
 /** A handler for an IQ sent before authentication (XEP-0077 registration). */
 export type PreAuthIqHandler = (session: Session, stanza: Element) => Promise<void>;
@@ -77,6 +83,8 @@ export interface ModuleContext<S extends Record<string, StoreDeclaration> = Reco
   provide<T>(name: string, api: T): void;
   /** A service another module provided, or undefined when that module is disabled. */
   use<T>(name: string): T | undefined;
+  /** Serves a domain of its own (a MUC or upload service): every stanza to it goes to `handler`. */
+  component(domain: string, handler: ComponentHandler): void;
   /** Runs fn every `ms` while the server runs (retention sweeps and the like). */
   every(ms: number, fn: () => Promise<void> | void): void;
 }
