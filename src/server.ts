@@ -8,6 +8,7 @@ import { openStorage } from "./storage/index.js";
 import type { StorageBackend } from "./storage/types.js";
 import { loadCertificates, secureContextFor, serverTlsOptions, sniCallback, type CertMap } from "./transport/certs.js";
 import { listenC2s, type Listener, type TlsProvider } from "./transport/tcp.js";
+import { listenHttp, type UpgradeHandler } from "./transport/http.js";
 import { allModules } from "./modules/index.js";
 import type { ModuleManifest } from "./core/module.js";
 
@@ -16,7 +17,7 @@ export interface RunningServer {
   readonly config: Config;
   readonly storage: StorageBackend;
   /** Ports actually bound (useful when the configuration says 0). */
-  readonly ports: { c2s: number; directTls: number | undefined };
+  readonly ports: { c2s: number; directTls: number | undefined; https: number | undefined; http: number | undefined };
   stop(): Promise<void>;
 }
 
@@ -25,6 +26,8 @@ export interface StartOptions {
   /** Modules to load instead of the full set (tests). */
   modules?: ModuleManifest<any>[];
   storage?: StorageBackend;
+  /** Takes over HTTP upgrades (the WebSocket transport). */
+  upgrade?: UpgradeHandler;
 }
 
 /** TLS for the listeners: per-host contexts and SNI from the loaded certificates. */
@@ -66,10 +69,23 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const tlsProvider = tlsProviderFrom(certs, config.hosts[0]!);
   const listeners: Listener[] = [];
+  let directTls: Listener | undefined;
+  let https: Listener | undefined;
+  let plain: Listener | undefined;
   try {
     listeners.push(await listenC2s(core, tlsProvider, { host: config.c2s.host, port: config.c2s.port, directTls: false }));
     if (config.c2s.directTls.enabled && certs.size > 0) {
-      listeners.push(await listenC2s(core, tlsProvider, { host: config.c2s.host, port: config.c2s.directTls.port, directTls: true }));
+      directTls = await listenC2s(core, tlsProvider, { host: config.c2s.host, port: config.c2s.directTls.port, directTls: true });
+      listeners.push(directTls);
+    }
+    if (config.http.enabled && certs.size > 0) {
+      https = await listenHttp(core, tlsProvider, { host: config.http.host, port: config.http.port, tls: true, upgrade: opts.upgrade });
+      listeners.push(https);
+      core.httpsPort = https.port;
+    }
+    if (config.http.plain.enabled) {
+      plain = await listenHttp(core, tlsProvider, { host: config.http.plain.host, port: config.http.plain.port, tls: false, upgrade: opts.upgrade });
+      listeners.push(plain);
     }
   } catch (err) {
     for (const l of listeners) await l.close();
@@ -83,7 +99,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     core,
     config,
     storage,
-    ports: { c2s: listeners[0]!.port, directTls: listeners[1]?.port },
+    ports: { c2s: listeners[0]!.port, directTls: directTls?.port, https: https?.port, http: plain?.port },
     stop() {
       stopped ??= (async () => {
         const closing = listeners.map((l) => l.close());

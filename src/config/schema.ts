@@ -112,6 +112,33 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    http: z
+      .object({
+        enabled: z.boolean().default(true).describe("Serve HTTPS (file upload, WebSocket, host-meta, the privacy page) with the hosts' certificates."),
+        host: z.string().min(1).default("0.0.0.0").describe("Address the HTTPS listener binds to."),
+        port: port.default(5281).describe("HTTPS port. 0 picks a free port."),
+        plain: z
+          .object({
+            enabled: z.boolean().default(false).describe("Also serve plain HTTP, for a TLS-terminating reverse proxy on the same machine."),
+            host: z
+              .string()
+              .refine((h) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(h), "plain HTTP may only bind to a loopback address")
+              .default("127.0.0.1")
+              .describe("Loopback address for plain HTTP (other addresses are refused: never serve plain HTTP to a network)."),
+            port: port.default(5280).describe("Plain HTTP port. 0 picks a free port."),
+          })
+          .strict()
+          .default({}),
+        publicUrl: z
+          .string()
+          .url()
+          .optional()
+          .describe("Base URL clients reach the HTTP service at (e.g. https://chat.example.com behind a proxy). Default: https://<host>:<port>."),
+        maxRequestBytes: positiveInt.default(65536).describe("Largest request body accepted by routes other than file upload, in bytes."),
+        requestTimeoutSeconds: positiveInt.default(60).describe("Seconds a request may take to arrive completely."),
+      })
+      .strict()
+      .default({}),
     limits: z
       .object({
         // RFC 6120 §13.12: a server must not block stanzas smaller than 10000 bytes.

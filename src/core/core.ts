@@ -13,6 +13,7 @@ import { Throttle } from "./throttle.js";
 import { Session, errorSummary, toStanzaError } from "./session.js";
 import type { SaslContext } from "./sasl/types.js";
 import { REPLIED, type ComponentHandler } from "./module.js";
+import type { HttpRoute } from "./http.js";
 import type {
   DiscoIdentity,
   FeatureProvider,
@@ -85,6 +86,9 @@ export class Core {
   private readonly nonzas = new Map<string, NonzaHandler>();
   private readonly features: Record<"pre-auth" | "post-auth", FeatureProvider[]> = { "pre-auth": [], "post-auth": [] };
   private readonly serviceMap = new Map<string, unknown>();
+  private readonly httpRouteList: HttpRoute[] = [];
+  /** The port the HTTPS listener bound (set by the composition root), for URLs handed to clients. */
+  httpsPort: number | undefined;
   /** Service domains (XEP-0045 MUC, XEP-0363 upload, …): domain → handler of every stanza to it. */
   private readonly componentMap = new Map<string, ComponentHandler>();
   private readonly stores = new Map<string, RegisteredStore>();
@@ -131,6 +135,33 @@ export class Core {
     if (this.hosts.has(domain)) throw new Error(`component ${domain} is an account host`);
     if (this.componentMap.has(domain)) throw new Error(`component ${domain} registered twice`);
     this.componentMap.set(domain, handler);
+  }
+
+  /** Adds an HTTP route (see src/core/http.ts); a path served twice is a programming error. */
+  registerHttpRoute(route: HttpRoute): void {
+    if (this.httpRouteList.some((r) => r.path === route.path)) throw new Error(`HTTP path ${route.path} served twice`);
+    this.httpRouteList.push(route);
+  }
+
+  /** The route serving a path: an exact match first, else the longest prefix route. */
+  httpRouteFor(path: string): HttpRoute | undefined {
+    let best: HttpRoute | undefined;
+    for (const r of this.httpRouteList) {
+      if (r.path === path) return r;
+      if (r.path.endsWith("/") && path.startsWith(r.path) && (!best || r.path.length > best.path.length)) best = r;
+    }
+    return best;
+  }
+
+  /**
+   * The base URL (no trailing slash) clients reach the HTTP service at for a host:
+   * `http.publicUrl` when configured, else https://host:port; undefined when HTTP is off.
+   */
+  httpBaseUrl(host: string): string | undefined {
+    const pub = this.config.http.publicUrl;
+    if (pub) return pub.replace(/\/+$/, "");
+    if (!this.config.http.enabled || this.httpsPort === undefined) return undefined;
+    return `https://${host}${this.httpsPort === 443 ? "" : `:${this.httpsPort}`}`;
   }
 
   // ---- modules ----
@@ -189,6 +220,7 @@ export class Core {
       },
       use: <T,>(name: string) => this.service<T>(name),
       component: (domain, handler) => this.registerComponent(domain, handler),
+      http: (route) => this.registerHttpRoute(route),
       every: (ms, fn) => {
         const t = setInterval(() => {
           Promise.resolve()

@@ -10,6 +10,7 @@ import type { Session } from "./session.js";
 import type { Logger } from "./log.js";
 import type { Accounts } from "./accounts.js";
 import type { Core } from "./core.js";
+import type { HttpRoute } from "./http.js";
 
 /** An IQ request routed to a handler (RFC 6120 §8.2.3). */
 export interface IqRequest {
@@ -85,6 +86,8 @@ export interface ModuleContext<S extends Record<string, StoreDeclaration> = Reco
   use<T>(name: string): T | undefined;
   /** Serves a domain of its own (a MUC or upload service): every stanza to it goes to `handler`. */
   component(domain: string, handler: ComponentHandler): void;
+  /** Serves HTTP requests on a path (exact, or a prefix ending with "/"); see src/core/http.ts. */
+  http(route: HttpRoute): void;
   /** Runs fn every `ms` while the server runs (retention sweeps and the like). */
   every(ms: number, fn: () => Promise<void> | void): void;
 }

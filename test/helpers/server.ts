@@ -12,6 +12,10 @@ import { jid } from "../../src/jid/jid.js";
 export interface TestServer {
   port: number;
   directTlsPort: number;
+  /** The HTTPS port (0 when HTTP is off). */
+  httpsPort: number;
+  /** The plain HTTP port on loopback (0 when off). */
+  httpPort: number;
   domain: string;
   core: Core;
   config: Config;
@@ -43,6 +47,7 @@ export async function startTestServer(overrides: DeepPartial<Record<string, unkn
       dataDir,
       log: { level: process.env.WARBLER_TEST_LOG ?? "silent" },
       c2s: { host: "127.0.0.1", port: 0, directTls: { enabled: true, port: 0 } },
+      http: { host: "127.0.0.1", port: 0, plain: { port: 0 } },
       auth: { scramIterations: 4096 },
       registration: { minPasswordLength: 4 },
     },
@@ -54,6 +59,8 @@ export async function startTestServer(overrides: DeepPartial<Record<string, unkn
   return {
     port: server.ports.c2s,
     directTlsPort: server.ports.directTls ?? 0,
+    httpsPort: server.ports.https ?? 0,
+    httpPort: server.ports.http ?? 0,
     domain: config.hosts[0]!,
     core: server.core,
     config,
