@@ -3,6 +3,7 @@
 import { closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.js";
+import { openArchiveLog, type ArchiveLog } from "./archive-log.js";
 import {
   Kysely,
   SqliteDialect,
@@ -194,7 +195,15 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
         raw.pragma("wal_autocheckpoint = 1000");
         opts.onCheckpointError?.(message);
       });
-  return sqliteBackend(db, now, checkpointer);
+  let archiveLog: ArchiveLog | undefined;
+  try {
+    archiveLog = memory ? undefined : openArchiveLog(opts.path, (message) => opts.onCheckpointError?.(message));
+  } catch (err) {
+    await checkpointer?.stop();
+    await db.destroy();
+    throw err;
+  }
+  return sqliteBackend(db, now, checkpointer, archiveLog);
 }
 
 /** How often the worker folds the WAL into the database file. */
@@ -295,7 +304,7 @@ interface PendingAppend {
   reject: (err: unknown) => void;
 }
 
-function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointer?: Checkpointer): StorageBackend {
+function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointer?: Checkpointer, archiveLog?: ArchiveLog): StorageBackend {
   let closed = false;
   function open(): void {
     if (closed) throw new StorageError("closed", "storage backend is closed");
@@ -316,6 +325,18 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
     if (flushing) return flushing;
     flushing = (async () => {
       while (pending.length > 0) {
+        if (archiveLog) {
+          // The log has no unique index to violate: one synchronous transaction for everything queued
+          const batch = pending;
+          pending = [];
+          try {
+            archiveLog.append(batch.map((p) => p.row));
+            for (const p of batch) p.resolve();
+          } catch (err) {
+            for (const p of batch) p.reject(err);
+          }
+          continue;
+        }
         const batch = pending.slice(0, MAX_GROUP);
         pending = pending.slice(batch.length);
         try {
@@ -343,6 +364,12 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
     } finally {
       flushing = undefined;
     }
+  }
+
+  /** Every append accepted so far is in the archive table (readers and deleters call this first). */
+  async function settle(): Promise<void> {
+    await flushAppends();
+    await archiveLog?.settle();
   }
 
   function kv<T>(store: string): KvStore<T> {
@@ -506,14 +533,26 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
         const when = item.when === undefined ? now() : checkTime("when", item.when);
         if (item.id === "") throw new StorageError("bad-argument", "archive id must not be empty");
         const value = encodeValue(item.value);
-        const id = item.id ?? newArchiveId();
-        await queueAppend({ store, owner, id, when, with: item.with ?? "", value });
-        return id;
+        if (item.id === undefined || !archiveLog) {
+          const id = item.id ?? newArchiveId();
+          await queueAppend({ store, owner, id, when, with: item.with ?? "", value });
+          return id;
+        }
+        // A given id (imports) must be checked against the archive: it goes in directly, after
+        // everything appended before it, so store order stays arrival order.
+        await settle();
+        try {
+          await db.insertInto("archive").values({ store, owner, id: item.id, when, with: item.with ?? "", value }).execute();
+        } catch (err) {
+          throw isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err;
+        }
+        return item.id;
       },
 
       async query(owner, query) {
         open();
         const q = normalizeQuery(query);
+        await settle();
         // One read transaction: the count and the page come from the same snapshot.
         return db.transaction().execute((trx) => runQuery(trx, owner, q));
       },
@@ -522,6 +561,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
         open();
         if (q?.ids !== undefined && q.ids.length === 0) return 0;
         const end = q?.end === undefined ? undefined : checkTime("end", q.end);
+        await settle();
         const res = await db
           .deleteFrom("archive")
           .where((eb) => archiveFilters(eb, store, owner, { with: q?.with, end, ids: q?.ids }))
@@ -539,6 +579,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
 
     async purgeOwner(owner, stores) {
       open();
+      await settle();
       return db.transaction().execute(async (trx) => {
         const counts: Record<string, number> = {};
         for (const store of new Set(stores)) {
@@ -556,6 +597,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
     async expire(store, beforeMs) {
       open();
       checkTime("beforeMs", beforeMs);
+      await settle();
       return db.transaction().execute(async (trx) => {
         const a = await trx.deleteFrom("kv").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
         const b = await trx.deleteFrom("map").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
@@ -566,6 +608,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
 
     async dumpOwner(owner, store) {
       open();
+      await settle();
       return db.transaction().execute(async (trx) => {
         const out: DumpedRow[] = [];
         const kvRow = await trx
@@ -600,6 +643,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
 
     async countMentions(needle) {
       open();
+      await settle();
       return db.transaction().execute(async (trx) => {
         const a = await trx
           .selectFrom("kv")
@@ -626,6 +670,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
       if (closed) return;
       closed = true;
       await flushAppends(); // appends already accepted are committed before closing
+      await archiveLog?.close(); // and moved into the archive table
       await checkpointer?.stop();
       // Fold the WAL into the main file so a closed database is one self-contained file.
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
