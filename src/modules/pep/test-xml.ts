@@ -1,0 +1,16 @@
+// Test helper: parses one XML element from a string (the fragments mode of the stream parser).
+import { StreamParser } from "../../xml/parser.js";
+import type { Element } from "../../xml/element.js";
+
+/** Parses `xml` into an element; throws when it is not well-formed. */
+export function parseXml(xml: string): Element {
+  let out: Element | undefined;
+  let failure: Error | undefined;
+  const parser = new StreamParser(
+    { streamStart: () => {}, streamEnd: () => {}, stanza: (el) => void (out ??= el), error: (e) => void (failure = e) },
+    { mode: "fragments", maxStanzaSize: 1 << 20, maxDepth: 64 },
+  );
+  parser.write(xml);
+  if (failure || !out) throw failure ?? new Error("no element");
+  return out;
+}
