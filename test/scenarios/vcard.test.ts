@@ -57,7 +57,7 @@ describe("vCard (XEP-0054) and avatar conversion (XEP-0398)", () => {
   it("a vCard photo becomes the PEP avatar, and the hash rides on presence (XEP-0398 §4, XEP-0153)", async () => {
     const j = await connect("juliet", "photo");
     await j.send(xml("presence"));
-    await j.waitFor((s) => s.is("presence") && s.attrs.from === j.jid && s.getChild("x", "vcard-temp:x:update")?.getChild("photo")?.text() === "");
+    await j.waitFor((s) => s.is("presence") && s.attrs.from === j.jid && s.getChild("x", "vcard-temp:x:update")?.getChildText("photo") === "");
     const img = Buffer.from("a tiny avatar");
     const sha1 = createHash("sha1").update(img).digest("hex");
     await j.iq(xml("iq", { type: "set" }, xml("vCard", { xmlns: NS_VCARD }, xml("FN", {}, "Juliet"), xml("PHOTO", {}, xml("TYPE", {}, "image/png"), xml("BINVAL", {}, img.toString("base64"))))));
