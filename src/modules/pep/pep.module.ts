@@ -88,12 +88,11 @@ export const PEP_FEATURES = [
   "multi-items",
   "outcast-affiliation",
   "persistent-items",
-  "presence-access",
+  "presence-notifications",
   "publish",
   "publish-options",
   "purge-nodes",
   "retract-items",
-  "retrieve-affiliations",
   "retrieve-default",
   "retrieve-items",
 ].map((f) => `${NS_PUBSUB}#${f}`);
