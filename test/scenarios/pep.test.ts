@@ -154,6 +154,7 @@ describe("personal eventing (XEP-0163)", () => {
   it("avatar: the contact with +notify gets the notification, a stranger does not (presence access); new resources get the last item", async () => {
     const META = "urn:xmpp:avatar:metadata";
     const a = await connect("alice", "avatar");
+    const a2 = await connect("alice", "watch", [META]);
     const b = await connect("bob", "notify", [META]);
     const e = await connect("eve", "notify", [META]);
     const png = Buffer.from("pretend this is a PNG");
@@ -164,6 +165,9 @@ describe("personal eventing (XEP-0163)", () => {
     const ev = await b.waitFor(isEvent(META));
     assert.equal(ev.attrs.from, `alice@${d()}`);
     assert.equal(ev.attrs.type, "headline");
+    // XEP-0163 §4.3.1: the owner's own resources with +notify are told too
+    await a2.waitFor(isEvent(META));
+    assert.equal(await a.receivedWithin(isEvent(META), 100), false, "the publishing resource did not ask (+notify)");
     assert.equal(ev.getChild("event", NS_EVENT)!.getChild("items")!.getChild("item")!.attrs.id, sha1);
     assert.ok(discoQueries >= 1, "the server asked the unknown caps");
     assert.equal(await e.receivedWithin(isEvent(META), 300), false, "a stranger gets nothing");
@@ -189,7 +193,7 @@ describe("personal eventing (XEP-0163)", () => {
     const r = await b.waitFor((s) => isEvent(META)(s) && s.getChild("event", NS_EVENT)!.getChild("items")!.getChild("retract") !== undefined);
     assert.equal(r.getChild("event", NS_EVENT)!.getChild("items")!.getChild("retract")!.attrs.id, sha1);
     assert.equal((await items(a, `alice@${d()}`, META)).length, 0);
-    for (const c of [a, b, e, b2]) await c.close();
+    for (const c of [a, a2, b, e, b2]) await c.close();
   });
 
   it("publish-options that conflict with an existing node fail with precondition-not-met (XEP-0223)", async () => {

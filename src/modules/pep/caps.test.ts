@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { cryptoHashName, parseCaps, verificationString, verifyCaps } from "./caps.js";
-import { parseXml } from "./test-xml.js";
+import { parseXml } from "../../xml/parse-element.js";
 
 const SIMPLE = `<query xmlns="http://jabber.org/protocol/disco#info">
   <identity category="client" name="Exodus 0.9.1" type="pc"/>

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { StanzaError } from "../../core/errors.js";
 import { applyFields, checkPublishOptions, configForm, defaultConfig, FORM_PUBLISH_OPTIONS, itemLimit, parseForm, type SubmittedForm } from "./config.js";
-import { parseXml } from "./test-xml.js";
+import { parseXml } from "../../xml/parse-element.js";
 
 const options = (fields: Record<string, string>): SubmittedForm => ({ formType: FORM_PUBLISH_OPTIONS, fields: new Map(Object.entries(fields).map(([k, v]) => [k, [v]])) });
 const preconditionFails = (fn: () => unknown) =>

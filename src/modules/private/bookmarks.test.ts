@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { itemsToLegacy, legacyToItems } from "./bookmarks.js";
-import { parseXml } from "../pep/test-xml.js";
+import { parseXml } from "../../xml/parse-element.js";
 
 describe("bookmarks conversion (XEP-0402 §5.3, XEP-0048)", () => {
   it("turns legacy conferences into items by room JID and back, keeping URLs", () => {

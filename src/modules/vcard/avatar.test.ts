@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { inlineInfo, metadataFor, photoOfVcard, updateElement, withPhoto } from "./avatar.js";
-import { parseXml } from "../pep/test-xml.js";
+import { parseXml } from "../../xml/parse-element.js";
 
 const BYTES = Buffer.from("not really a png");
 const B64 = BYTES.toString("base64");

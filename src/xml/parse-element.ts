@@ -1,6 +1,7 @@
-// Test helper: parses one XML element from a string (the fragments mode of the stream parser).
-import { StreamParser } from "../../xml/parser.js";
-import type { Element } from "../../xml/element.js";
+// Parses one XML element from a string with the stream parser's fragments mode (limits and
+// restrictions as for client input); for tests and tools that build elements from text.
+import { StreamParser } from "./parser.js";
+import type { Element } from "./element.js";
 
 /** Parses `xml` into an element; throws when it is not well-formed. */
 export function parseXml(xml: string): Element {
