@@ -217,6 +217,19 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    pep: z
+      .object({
+        maxItems: positiveInt.max(10000).default(256).describe('Most items a personal eventing node keeps (XEP-0163); also what a node configured with max_items "max" keeps (XEP-0402 bookmarks).'),
+        maxNodes: positiveInt.max(10000).default(100).describe("Most personal eventing nodes one account may have; creating more is refused with resource-constraint."),
+      })
+      .strict()
+      .default({}),
+    vcard: z
+      .object({
+        maxSize: z.number().int().min(1024).default(65536).describe("Largest vCard (XEP-0054) an account may store, in bytes of XML, photo included; larger ones are refused with not-acceptable."),
+      })
+      .strict()
+      .default({}),
     streamManagement: z
       .object({
         resumeTimeoutSeconds: positiveInt.default(300).describe("How long a dropped session can be resumed (XEP-0198); its unacknowledged messages then go to offline storage."),

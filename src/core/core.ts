@@ -271,7 +271,7 @@ export class Core {
       const d = manifest.disco;
       if (!d) continue;
       for (const f of (target === "host" ? d.features : d.accountFeatures) ?? []) features.add(f);
-      if (target === "host") identities.push(...(d.identities ?? []));
+      identities.push(...((target === "host" ? d.identities : d.accountIdentities) ?? []));
     }
     return { identities, features: [...features].sort() };
   }

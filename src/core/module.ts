@@ -104,6 +104,8 @@ export interface ModuleManifest<S extends Record<string, StoreDeclaration> = Rec
     identities?: DiscoIdentity[];
     /** Features of every account's bare JID (e.g. PEP). */
     accountFeatures?: string[];
+    /** Identities of every account's bare JID besides account/registered (e.g. pubsub/pep, XEP-0163 §6.1). */
+    accountIdentities?: DiscoIdentity[];
   };
   /** Stores the module owns, each with its lifecycle; computed from the config when retention is configurable. */
   stores?: S | ((config: Config) => S);

@@ -14,6 +14,9 @@ import { rosterModule } from "./roster/roster.module.js";
 import { presenceModule } from "./presence/presence.module.js";
 import { timeModule } from "./time/time.module.js";
 import { versionModule } from "./version/version.module.js";
+import { pepModule } from "./pep/pep.module.js";
+import { vcardModule } from "./vcard/vcard.module.js";
+import { privateModule } from "./private/private.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
   discoModule,
@@ -29,4 +32,7 @@ export const allModules: ModuleManifest<any>[] = [
   pingModule,
   versionModule,
   timeModule,
+  pepModule,
+  vcardModule,
+  privateModule,
 ];

@@ -70,6 +70,10 @@ export function privacyInventory(stores: RegisteredStore[], config: Config): str
   lines.push("- **IP addresses.** They are held in memory only while a connection is open and, for");
   lines.push(`  throttling failed logins and registrations, for at most ${describeDuration(Math.max(config.auth.failedLogins.windowSeconds, config.registration.perAddress.windowSeconds) * 1000)}; they are never written to the database.`);
   lines.push(`- **Message content in logs.** Logs at level \`info\` (this server: \`${config.log.level}\`) name accounts and events, never message bodies or passwords; only \`debug\` and \`trace\` may include stanza text.`);
+  // PRIVACY: the pep module's XEP-0115 cache (memory only) maps a hash of client software features to those features
+  if (stores.some((s) => s.module === "pep")) {
+    lines.push("- **What your client software supports.** To send only the updates your apps asked for, the server asks them which ones they want (XEP-0115) and remembers the answers in memory, keyed by a hash of the app's features; they do not say who uses the app and are never written to the database.");
+  }
   lines.push("");
   lines.push("## Retention");
   lines.push("");
