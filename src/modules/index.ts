@@ -13,6 +13,7 @@ import { registerModule } from "./register/register.module.js";
 import { rosterModule } from "./roster/roster.module.js";
 import { presenceModule } from "./presence/presence.module.js";
 import { timeModule } from "./time/time.module.js";
+import { uploadModule } from "./upload/upload.module.js";
 import { versionModule } from "./version/version.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
@@ -29,4 +30,5 @@ export const allModules: ModuleManifest<any>[] = [
   pingModule,
   versionModule,
   timeModule,
+  uploadModule,
 ];
