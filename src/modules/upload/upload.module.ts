@@ -8,6 +8,7 @@ import type { ServerResponse } from "node:http";
 import { archive, defineModule } from "../../core/module.js";
 import { StanzaError } from "../../core/errors.js";
 import { NS } from "../../core/namespaces.js";
+import { errorSummary } from "../../core/session.js";
 import { HttpError, type HttpRequest } from "../../core/http.js";
 import type { StanzaEvent } from "../../core/events.js";
 import { parseJid } from "../../jid/jid.js";
@@ -359,7 +360,8 @@ export const uploadModule = defineModule({
     // The core's retention sweep expires the records; this one deletes the files too.
     ctx.every(SWEEP_MS, () => sweep().then(() => undefined));
     ctx.on("server/started", async () => {
-      await sweep();
+      // a failed sweep must not stop the server from starting; the periodic one retries
+      await sweep().catch((err: unknown) => ctx.log.error({ err: errorSummary(err) }, "upload sweep failed"));
     });
 
     // Before the core purges the account's records: its files, and the slots it holds.
