@@ -230,6 +230,27 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    upload: z
+      .object({
+        enabled: z.boolean().default(true).describe("Offer HTTP File Upload (XEP-0363) to local accounts, on <domainPrefix>.<host>. Needs the HTTPS listener or http.publicUrl."),
+        domainPrefix: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "must be one DNS label, e.g. upload")
+          .default("upload")
+          .describe('The upload service\'s address is this label followed by the host ("upload.example.com").'),
+        maxFileSize: positiveInt.default(104857600).describe("Largest file accepted, in bytes (default 100 MiB, room for phone videos). Announced to clients (XEP-0363 §3)."),
+        quotaDailyBytes: z.number().int().min(0).default(1073741824).describe("Bytes an account may upload in any 24 hours (default 1 GiB); 0 means unlimited."),
+        quotaTotalBytes: z.number().int().min(0).default(5368709120).describe("Bytes an account may have stored at once (default 5 GiB); 0 means unlimited."),
+        slotTtlSeconds: positiveInt.default(300).describe("Seconds an upload URL stays valid after the client asked for it (XEP-0363 §8 suggests about 60)."),
+        retentionDays: positiveInt.default(30).describe("Days an uploaded file is kept before it is deleted (links to it then stop working)."),
+        allowedContentTypes: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Media types accepted ("image/*", "application/pdf"); empty accepts any type not denied. Types a browser could run are always served as downloads.'),
+        deniedContentTypes: z.array(z.string().min(1)).default([]).describe("Media types refused even when allowed, e.g. application/x-msdownload."),
+      })
+      .strict()
+      .default({}),
     streamManagement: z
       .object({
         resumeTimeoutSeconds: positiveInt.default(300).describe("How long a dropped session can be resumed (XEP-0198); its unacknowledged messages then go to offline storage."),

@@ -13,6 +13,7 @@ import { registerModule } from "./register/register.module.js";
 import { rosterModule } from "./roster/roster.module.js";
 import { presenceModule } from "./presence/presence.module.js";
 import { timeModule } from "./time/time.module.js";
+import { uploadModule } from "./upload/upload.module.js";
 import { versionModule } from "./version/version.module.js";
 import { pepModule } from "./pep/pep.module.js";
 import { vcardModule } from "./vcard/vcard.module.js";
@@ -35,4 +36,5 @@ export const allModules: ModuleManifest<any>[] = [
   pepModule,
   vcardModule,
   privateModule,
+  uploadModule,
 ];
