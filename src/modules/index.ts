@@ -14,6 +14,7 @@ import { rosterModule } from "./roster/roster.module.js";
 import { presenceModule } from "./presence/presence.module.js";
 import { timeModule } from "./time/time.module.js";
 import { versionModule } from "./version/version.module.js";
+import { mucModule } from "./muc/muc.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
   discoModule,
@@ -29,4 +30,5 @@ export const allModules: ModuleManifest<any>[] = [
   pingModule,
   versionModule,
   timeModule,
+  mucModule,
 ];
