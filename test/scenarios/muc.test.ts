@@ -260,6 +260,27 @@ describe("multi-user chat scenarios (XEP-0045)", () => {
     assert.equal(dec.getChild("x", NS_MUC_USER)!.getChild("decline")!.attrs.from, "carol@localhost");
   });
 
+  it("asks for the password of a password-protected room and silences visitors of a moderated room (§7.2.5, §7.4)", async () => {
+    const room = `locked@${MUC}`;
+    await createRoom(alice, room, "Alice", {
+      "muc#roomconfig_passwordprotectedroom": "1",
+      "muc#roomconfig_roomsecret": "open sesame",
+      "muc#roomconfig_moderatedroom": "1",
+    });
+    const info = await discoInfo(bob, room);
+    assert.ok(info.features.includes("muc_passwordprotected") && info.features.includes("muc_moderated"));
+    assert.equal(errorCondition(await join(bob, room, "Bob")), "not-authorized");
+    assert.equal(errorCondition(await join(bob, room, "Bob", { password: "wrong" })), "not-authorized");
+    const self = await join(bob, room, "Bob", { password: "open sesame" });
+    assert.equal(item(self).role, "visitor");
+    await groupchat(bob, room, "can I speak?");
+    const err = await bob.waitFor((s) => s.is("message") && s.attrs.type === "error");
+    assert.equal(errorCondition(err), "forbidden");
+    // visitors may not change the subject either (§8.1)
+    await bob.send(xml("message", { to: room, type: "groupchat" }, xml("subject", {}, "mine")));
+    assert.equal(errorCondition(await bob.waitFor((s) => s.is("message") && s.attrs.type === "error")), "forbidden");
+  });
+
   it("routes direct invitations between users (XEP-0249)", async () => {
     await alice.send(xml("message", { to: "bob@localhost" }, xml("x", { xmlns: "jabber:x:conference", jid: `lobby@${MUC}`, reason: "come" })));
     const m = await bob.waitFor((s) => s.is("message") && s.getChild("x", "jabber:x:conference") !== undefined);

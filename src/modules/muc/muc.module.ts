@@ -15,7 +15,8 @@ export const mucModule = defineModule({
   name: "muc",
   specs: ["XEP-0045", "XEP-0421", "XEP-0410", "XEP-0313", "XEP-0359", "XEP-0249", "XEP-0203"],
   after: ["disco", "mam"],
-  stores: mucStores,
+  // A disabled service keeps nothing (and the privacy page lists nothing for it)
+  stores: (config) => (config.muc.enabled ? mucStores(config) : ({} as ReturnType<typeof mucStores>)),
   async setup(ctx) {
     const cfg = ctx.config.muc;
     if (!cfg.enabled) return;

@@ -75,6 +75,8 @@ interface ForwardedIq {
   id: string;
   to: string;
   room: string;
+  /** The full JID the request went to: only its answer is passed back. */
+  responder: string;
 }
 
 const XEP0082 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -316,7 +318,9 @@ export class MucService {
     if (!created) {
       // §7.2.15 history, with XEP-0203 delays, then §7.2.16 the subject
       const req = parseHistoryRequest(mucX?.getChild("history"), parseTime);
-      const picked = selectHistory(room.recent, req, Date.now(), { defaultCount: this.cfg.history.default, max: this.cfg.history.max });
+      // nothing older than the archive keeps (muc.archiveRetentionDays)
+      const fresh = room.recent.filter((m) => m.when >= Date.now() - this.cfg.archiveRetentionDays * 86_400_000);
+      const picked = selectHistory(fresh, req, Date.now(), { defaultCount: this.cfg.history.default, max: this.cfg.history.max });
       for (const m of picked) {
         const h = m.stanza.clone();
         h.append(x("delay", { xmlns: NS.DELAY, from: room.jid, stamp: new Date(m.when).toISOString() }));
@@ -617,7 +621,7 @@ export class MucService {
     if (type === "result" || type === "error") {
       // an occupant answering a request we passed on: back to the requester, from the occupant's room JID
       const f = this.forwarded.get(stanza.attrs.id ?? "");
-      if (!f || f.room !== roomJid || !room?.byFull(from.toString())) return;
+      if (!f || f.room !== roomJid || f.responder !== from.toString()) return;
       this.forwarded.delete(stanza.attrs.id!);
       const back = stanza.clone();
       back.attrs.id = f.id;
@@ -637,20 +641,18 @@ export class MucService {
     if (!sender) throw new StanzaError("not-acceptable", "Only occupants may send requests to occupants");
     const target = room.occupants.get(to.resource);
     if (!target) throw new StanzaError("item-not-found", "No occupant with that nickname");
-    // XEP-0045 §7.5 (vCards, versions, pings): passed on with the requester's room JID
+    // XEP-0045 §7.5 (versions, pings, vCards…): passed on to the occupant's client with the
+    // requester's room JID. COMPAT: vCards are not asked of the occupant's bare JID as some
+    // services do: the core delivers server replies only to local hosts, so the answer could not
+    // come back to the room.
     const id = "muc" + ++this.forwardCounter;
     const targetFull = [...target.sessions.keys()][0]!;
-    this.forwarded.set(id, { from: from.toString(), id: stanza.attrs.id ?? "", to: to.toString(), room: roomJid });
+    this.forwarded.set(id, { from: from.toString(), id: stanza.attrs.id ?? "", to: to.toString(), room: roomJid, responder: targetFull });
     if (this.forwarded.size > 10_000) this.forwarded.delete(this.forwarded.keys().next().value!);
     const fwd = stanza.clone();
     fwd.attrs.id = id;
     fwd.attrs.from = `${room.jid}/${sender.nick}`;
-    // XEP-0054 vCards belong to the account: asked of the bare JID, answered by its server
-    const isVcard = payload?.name === "vCard" && payload.ns === NS_VCARD;
-    if (isVcard) {
-      fwd.attrs.to = target.bare;
-      await this.core.route(fwd);
-    } else await this.sendTo(targetFull, fwd);
+    await this.sendTo(targetFull, fwd);
   }
 
   // ---- IQs to the service (XEP-0030) ----
