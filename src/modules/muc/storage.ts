@@ -21,13 +21,13 @@ export function mucStores(config: Config) {
   return {
     muc_rooms: kv({
       owner: "room",
-      purpose: "The settings of group chats that are kept when empty: name, description, who may enter, the subject and who set it",
+      purpose: "The settings of group chats that are kept when empty: name, description, who may enter, the subject and who set it. Group chats that vanish when empty are kept in memory only",
       retention: { kind: "lifetime" },
       export: true,
     }),
     muc_affiliations: map({
       owner: "room",
-      purpose: "Who owns, administers, is a member of or is banned from each group chat kept when empty (their addresses), and the nickname a member reserved",
+      purpose: "Who owns, administers, is a member of or is banned from each group chat kept when empty (their addresses), and the nickname a member reserved. Deleting your account removes you from every group chat's lists",
       retention: { kind: "lifetime" },
       export: true,
     }),
