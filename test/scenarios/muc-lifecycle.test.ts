@@ -155,11 +155,15 @@ describe("multi-user chat lifecycle", () => {
 
   it("lets only the configured creators create rooms (XEP-0045 §10.1.1 not-allowed)", async () => {
     const server = await startTestServer({ muc: { creators: ["alice@localhost"] } });
-    servers.push(server);
     for (const u of ["alice", "bob"]) await server.createAccount(u, u + "pass");
     const bob = await connect(server, "bob");
     assert.equal(errorCondition(await join(bob, `mine@${MUC}`, "Bob")), "not-allowed");
     const alice = await connect(server, "alice");
     assert.deepEqual(codes(await join(alice, `mine@${MUC}`, "Alice")), [110, 201]);
+    // shutting down tells occupants why they leave (status 332)
+    const stopped = server.stop();
+    const bye = await alice.waitFor((s) => s.is("presence") && s.attrs.type === "unavailable" && s.attrs.from === `mine@${MUC}/Alice`);
+    assert.deepEqual(codes(bye), [110, 332]);
+    await stopped;
   });
 });

@@ -43,6 +43,7 @@ export const mucModule = defineModule({
     ctx.on("account/deleting", async ({ jid }) => {
       await service.accountDeleted(jid.bareString);
     });
+    ctx.on("server/stopping", () => service.shutdown());
     ctx.provide("muc", service);
   },
 });

@@ -103,6 +103,8 @@ export class MucService {
   /** Room bare JID → room. Persistent rooms are all loaded (they are small); temporary rooms live only here. */
   readonly rooms = new Map<string, Room>();
   private readonly forwarded = new Map<string, ForwardedIq>();
+  /** Room JID → the end of its queue of stanzas being handled. */
+  private readonly chains = new Map<string, Promise<void>>();
   private forwardCounter = 0;
   private readonly cfg: MucConfig;
 
@@ -167,6 +169,31 @@ export class MucService {
       if (kind === "message" && stanza.attrs.type !== "error" && stanza.attrs.type !== "headline") throw new StanzaError("service-unavailable");
       return; // presence to the service: nothing to do
     }
+    return this.inRoom(to.bareString, () => this.roomStanza(ev));
+  }
+
+  /**
+   * Runs `fn` after everything already queued for the room: a room handles one stanza at a time,
+   * so checks and changes (joins, kicks, limits) do not interleave. Handling never waits for
+   * another room's stanza (the room only sends to users), so the queues cannot deadlock.
+   */
+  private inRoom<T>(jid: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(jid) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.then(
+      () => {},
+      () => {},
+    );
+    this.chains.set(jid, tail);
+    void tail.then(() => {
+      if (this.chains.get(jid) === tail) this.chains.delete(jid);
+    });
+    return run;
+  }
+
+  private async roomStanza(ev: StanzaEvent): Promise<void> {
+    const { stanza, to } = ev;
+    const kind = stanza.name;
     const roomJid = to.bareString;
     if (kind === "presence") {
       try {
@@ -1043,15 +1070,31 @@ export class MucService {
   async accountDeleted(bare: string): Promise<void> {
     const stored = new Set<string>();
     for (const domain of this.domains) for (const r of await this.stores.rooms.owners("@" + domain)) stored.add(r);
-    for (const jid of new Set([...stored, ...this.rooms.keys()])) {
-      const room = this.rooms.get(jid);
-      if (room) {
-        for (const o of room.byBare(bare)) await this.removeOccupant(room, o, { codes: [321] });
-        room.affiliations.delete(bare);
-        if (this.cfg.deleteMessagesWithAccount) room.recent = room.recent.filter((m: RecentMessage) => m.bare !== bare);
+    for (const jid of new Set([...stored, ...this.rooms.keys()])) await this.inRoom(jid, () => this.forgetAccount(jid, bare));
+  }
+
+  private async forgetAccount(jid: string, bare: string): Promise<void> {
+    const room = this.rooms.get(jid);
+    if (room) {
+      for (const o of room.byBare(bare)) await this.removeOccupant(room, o, { codes: [321] });
+      room.affiliations.delete(bare);
+      if (this.cfg.deleteMessagesWithAccount) room.recent = room.recent.filter((m: RecentMessage) => m.bare !== bare);
+    }
+    await this.stores.affiliations.set(jid, bare, undefined);
+    if (this.cfg.deleteMessagesWithAccount) await this.stores.archive.delete(jid, { with: bare });
+  }
+
+  /**
+   * The server is stopping: every occupant is told it leaves because the service shuts down
+   * (XEP-0045 status 332). Persistent rooms stay stored; temporary rooms were never stored.
+   */
+  async shutdown(): Promise<void> {
+    for (const room of this.rooms.values()) {
+      for (const o of room.occupants.values()) {
+        const p = this.occupantPresence(room, o, o.role, { unavailable: true, codes: [110, 332] });
+        for (const full of o.sessions.keys()) await this.sendTo(full, p.clone());
       }
-      await this.stores.affiliations.set(jid, bare, undefined);
-      if (this.cfg.deleteMessagesWithAccount) await this.stores.archive.delete(jid, { with: bare });
+      room.occupants.clear();
     }
   }
 
