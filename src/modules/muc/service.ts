@@ -4,6 +4,7 @@
 import { StanzaError } from "../../core/errors.js";
 import { NS } from "../../core/namespaces.js";
 import { errorReply } from "../../core/errors.js";
+import { errorSummary } from "../../core/session.js";
 import type { Core } from "../../core/core.js";
 import type { StanzaEvent } from "../../core/events.js";
 import type { Logger } from "../../core/log.js";
@@ -32,24 +33,27 @@ import {
 } from "./permissions.js";
 import { Room, type Occupant, type RecentMessage } from "./room.js";
 import { xmlReader, type MucStores, type RoomArchived } from "./storage.js";
-
-export const NS_MUC = "http://jabber.org/protocol/muc";
-export const NS_MUC_USER = NS_MUC + "#user";
-export const NS_MUC_ADMIN = NS_MUC + "#admin";
-export const NS_MUC_OWNER = NS_MUC + "#owner";
-export const NS_REGISTER = "jabber:iq:register";
-export const NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0";
-export const NS_SID = "urn:xmpp:sid:0";
-export const NS_MAM = "urn:xmpp:mam:2";
-export const NS_PING = "urn:xmpp:ping";
-export const NS_VCARD = "vcard-temp";
-const NS_HINTS = "urn:xmpp:hints";
-const NS_OMEMO_LEGACY = "eu.siacs.conversations.axolotl";
-const NS_OMEMO = "urn:xmpp:omemo:2";
-/** XEP-0410 §3.2: the service answers self-pings itself. */
-export const NS_SELF_PING_OPT = "http://jabber.org/protocol/muc#self-ping-optimization";
-/** XEP-0045 §6.4 / §17: stanza ids of the room are stable (XEP-0359). */
-export const NS_STABLE_ID = "http://jabber.org/protocol/muc#stable_id";
+import {
+  NS_MAM,
+  NS_MUC,
+  NS_MUC_ADMIN,
+  NS_MUC_OWNER,
+  NS_MUC_USER,
+  NS_OCCUPANT_ID,
+  NS_PING,
+  NS_REGISTER,
+  NS_SELF_PING_OPT,
+  NS_SID,
+  NS_STABLE_ID,
+  NS_VCARD,
+  cleanPresence,
+  isContent,
+  occupantPresence,
+  parseTime,
+  stripOwn,
+  subjectMessage,
+  type PresenceOptions,
+} from "./stanzas.js";
 
 /** The query helpers the archive module provides (XEP-0313 §4); see MamService.queries. */
 export interface ArchiveQueries {
@@ -77,25 +81,6 @@ interface ForwardedIq {
   room: string;
   /** The full JID the request went to: only its answer is passed back. */
   responder: string;
-}
-
-const XEP0082 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-function parseTime(s: string): number | undefined {
-  if (!XEP0082.test(s.trim())) return undefined;
-  const t = Date.parse(s.trim());
-  return Number.isFinite(t) ? t : undefined;
-}
-
-/** True for messages worth keeping in history and archive: a body or an encrypted payload, no no-store hint (XEP-0334). */
-function isContent(m: Element): boolean {
-  let content = false;
-  for (const c of m.elements()) {
-    if (c.ns === NS_HINTS && (c.name === "no-store" || c.name === "no-permanent-store")) return false;
-    if (c.ns === NS_HINTS && c.name === "store") content = true;
-    if (c.name === "body" && c.ns === m.ns) content = true;
-    if (c.name === "encrypted" && (c.ns === NS_OMEMO || c.ns === NS_OMEMO_LEGACY)) content = true;
-  }
-  return content;
 }
 
 /** The service: rooms in memory (persistent ones loaded at start), their stores, the routing. */
@@ -133,7 +118,7 @@ export class MucService {
         for (const item of page.items) {
           const st = read(item.value.xml);
           if (!st) continue;
-          this.stripOwn(st, jid);
+          stripOwn(st, jid);
           st.append(x("stanza-id", { xmlns: NS_SID, by: jid, id: item.id }));
           room.remember({ stanza: st, bare: item.value.jid, when: item.when, chars: item.value.xml.length }, this.cfg.history.max);
         }
@@ -238,15 +223,6 @@ export class MucService {
     return { bare: from.bareString, aff: room.affiliationOf(from.bareString), role: occupant?.role ?? "none", occupant };
   }
 
-  /** Removes what a client put in that only the room may say (XEP-0421 §4, XEP-0359 §4 rule 3). */
-  private stripOwn(st: Element, roomJid: string): void {
-    st.children = st.children.filter(
-      (c) =>
-        typeof c === "string" ||
-        !((c.name === "occupant-id" && c.ns === NS_OCCUPANT_ID) || (c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by === roomJid)),
-    );
-  }
-
   // ---- presence (XEP-0045 §7.2 entering, §7.6 nick change, §7.7 status, §7.14 exit) ----
 
   private async presence(ev: StanzaEvent, roomJid: string): Promise<void> {
@@ -292,6 +268,7 @@ export class MucService {
     room.locked = true; // XEP-0045 §10.1.1: until the owner configures it (or accepts the defaults)
     room.setAffiliation(bare, "owner");
     this.rooms.set(roomJid, room);
+    this.log.info({ room: roomJid }, "room created");
     return room;
   }
 
@@ -328,12 +305,12 @@ export class MucService {
       occupant = { nick, bare, sessions: new Map(), role: defaultRole(aff, room.config.moderated), sent: [] };
       room.occupants.set(nick, occupant);
     }
-    occupant.sessions.set(full, this.cleanPresence(stanza));
+    occupant.sessions.set(full, cleanPresence(stanza));
     const ghosts = new Set<string>();
     // §7.2.3: the presence of everyone already there, to the new occupant's session only
     for (const o of room.occupants.values()) {
       if (o === occupant) continue;
-      await this.sendTo(full, this.occupantPresence(room, o, occupant.role), ghosts);
+      await this.sendTo(full, occupantPresence(room, o, occupant.role), ghosts);
     }
     // §7.2.3: the new occupant's presence to everyone (to itself with status 110 and the room's codes)
     const selfCodes = [110];
@@ -341,7 +318,7 @@ export class MucService {
     if (room.config.logging && room.config.persistent) selfCodes.push(170); // §7.2.12 logged
     if (created) selfCodes.push(201); // §10.1.1 new room
     if (firstSession) await this.broadcastPresence(room, occupant, { selfCodes }, ghosts);
-    else await this.sendTo(full, this.occupantPresence(room, occupant, occupant.role, { codes: selfCodes }), ghosts);
+    else await this.sendTo(full, occupantPresence(room, occupant, occupant.role, { codes: selfCodes }), ghosts);
     if (!created) {
       // §7.2.15 history, with XEP-0203 delays, then §7.2.16 the subject
       const req = parseHistoryRequest(mucX?.getChild("history"), parseTime);
@@ -353,83 +330,29 @@ export class MucService {
         h.append(x("delay", { xmlns: NS.DELAY, from: room.jid, stamp: new Date(m.when).toISOString() }));
         await this.sendTo(full, h, ghosts);
       }
-      await this.sendTo(full, this.subjectMessage(room), ghosts);
+      await this.sendTo(full, subjectMessage(room), ghosts);
     }
     await this.removeGhosts(room, ghosts);
-  }
-
-  /** A client's presence without what the room adds itself. */
-  private cleanPresence(stanza: Element): Element {
-    const p = stanza.clone();
-    p.children = p.children.filter(
-      (c) => typeof c === "string" || !((c.name === "x" && (c.ns === NS_MUC || c.ns === NS_MUC_USER)) || (c.name === "occupant-id" && c.ns === NS_OCCUPANT_ID)),
-    );
-    delete p.attrs.to;
-    delete p.attrs.id;
-    return p;
-  }
-
-  private subjectMessage(room: Room): Element {
-    // §7.2.16: always sent, empty when there is none; from the occupant who set it, or the room
-    const by = room.subjectBy !== "" && room.occupants.has(room.subjectBy) ? `${room.jid}/${room.subjectBy}` : room.jid;
-    return x("message", { xmlns: NS.CLIENT, type: "groupchat", from: by, id: "subject-" + room.createdAt }, x("subject", null, room.subject));
-  }
-
-  /**
-   * An occupant's presence as `viewerRole` sees it: its last presence, the muc#user item (with the
-   * real JID only for those allowed to see it, XEP-0045 §7.2.3/§7.2.4) and its occupant id.
-   */
-  private occupantPresence(
-    room: Room,
-    o: Occupant,
-    viewerRole: Role,
-    opts: { codes?: number[]; unavailable?: boolean; itemNick?: string; actor?: string; reason?: string; destroy?: Element; base?: Element } = {},
-  ): Element {
-    const last = opts.base ?? [...o.sessions.values()].pop();
-    const p = last ? this.cleanPresence(last) : x("presence", { xmlns: NS.CLIENT });
-    p.attrs.from = `${room.jid}/${o.nick}`;
-    if (opts.unavailable) p.attrs.type = "unavailable";
-    else delete p.attrs.type;
-    const fullJid = [...o.sessions.keys()][0];
-    const item = x("item", {
-      affiliation: room.affiliationOf(o.bare),
-      role: opts.unavailable ? "none" : o.role,
-      jid: seesRealJids(viewerRole, room.config) ? fullJid : undefined,
-      nick: opts.itemNick,
-    });
-    if (opts.actor !== undefined) item.append(x("actor", { nick: opts.actor }));
-    if (opts.reason !== undefined) item.append(x("reason", null, opts.reason));
-    p.append(
-      x(
-        "x",
-        { xmlns: NS_MUC_USER },
-        item,
-        opts.destroy ?? null,
-        ...(opts.codes ?? []).map((c) => x("status", { code: String(c) })),
-      ),
-    );
-    p.append(x("occupant-id", { xmlns: NS_OCCUPANT_ID, id: room.occupantId(o.bare) })); // XEP-0421 §3
-    return p;
   }
 
   /** Sends an occupant's presence to every occupant; its own sessions get `selfCodes` added. */
   private async broadcastPresence(
     room: Room,
     subject: Occupant,
-    opts: Parameters<MucService["occupantPresence"]>[3] & { selfCodes?: number[] },
+    opts: PresenceOptions & { selfCodes?: number[] },
     ghosts: Set<string>,
   ): Promise<void> {
     for (const v of [...room.occupants.values()]) {
       if (v === subject) continue;
-      const p = this.occupantPresence(room, subject, v.role, opts);
+      const p = occupantPresence(room, subject, v.role, opts);
       for (const full of v.sessions.keys()) await this.sendTo(full, p.clone(), ghosts);
     }
-    const self = this.occupantPresence(room, subject, subject.role, { ...opts, codes: [...(opts.codes ?? []), ...(opts.selfCodes ?? [])] });
+    const self = occupantPresence(room, subject, subject.role, { ...opts, codes: [...(opts.codes ?? []), ...(opts.selfCodes ?? [])] });
     for (const full of subject.sessions.keys()) await this.sendTo(full, self.clone(), ghosts);
   }
 
   private async presenceUpdate(room: Room, o: Occupant, full: string, stanza: Element): Promise<void> {
-    o.sessions.set(full, this.cleanPresence(stanza));
+    o.sessions.set(full, cleanPresence(stanza));
     const ghosts = new Set<string>();
     await this.broadcastPresence(room, o, { selfCodes: [110] }, ghosts); // §7.7
     await this.removeGhosts(room, ghosts);
@@ -447,7 +370,7 @@ export class MucService {
     room.occupants.delete(o.nick);
     o.nick = nick;
     room.occupants.set(nick, o);
-    o.sessions.set(full, this.cleanPresence(stanza));
+    o.sessions.set(full, cleanPresence(stanza));
     await this.broadcastPresence(room, o, { selfCodes: [110] }, ghosts);
     await this.removeGhosts(room, ghosts);
   }
@@ -456,11 +379,11 @@ export class MucService {
   private async removeSession(room: Room, o: Occupant, full: string, codes: number[], stanza?: Element): Promise<void> {
     if (o.sessions.size > 1) {
       o.sessions.delete(full);
-      const own = this.occupantPresence(room, o, o.role, { unavailable: true, codes: [110, ...codes] });
+      const own = occupantPresence(room, o, o.role, { unavailable: true, codes: [110, ...codes] });
       await this.sendTo(full, own);
       return;
     }
-    await this.removeOccupant(room, o, { codes, ...(stanza ? { base: this.cleanPresence(stanza) } : {}) });
+    await this.removeOccupant(room, o, { codes, ...(stanza ? { base: cleanPresence(stanza) } : {}) });
   }
 
   /** Removes an occupant with an unavailable presence to all (kick, ban, leave, destruction). */
@@ -544,7 +467,7 @@ export class MucService {
     const now = Date.now();
     if (this.rateLimited(o, now)) throw new StanzaError("resource-constraint", "Too many messages; wait a moment", { type: "wait" });
     const out = stanza.clone();
-    this.stripOwn(out, room.jid);
+    stripOwn(out, room.jid);
     delete out.attrs.to;
     out.attrs.from = `${room.jid}/${o.nick}`;
     out.ns = NS.CLIENT;
@@ -554,8 +477,13 @@ export class MucService {
       let id: string | undefined;
       if (room.config.persistent && room.config.logging) {
         // XEP-0313 §6.1.2: the room archive, durable before the broadcast
-        id = await this.stores.archive.append(room.jid, { when: now, with: o.bare, value: { xml, jid: o.bare } });
-        out.append(x("stanza-id", { xmlns: NS_SID, by: room.jid, id })); // XEP-0359 §4
+        try {
+          id = await this.stores.archive.append(room.jid, { when: now, with: o.bare, value: { xml, jid: o.bare } });
+          out.append(x("stanza-id", { xmlns: NS_SID, by: room.jid, id })); // XEP-0359 §4
+        } catch (err) {
+          // The message still goes out: a gap in the archive is better than a lost message
+          this.log.error({ err: errorSummary(err), room: room.jid }, "room archiving failed");
+        }
       }
       room.remember({ stanza: out.clone(), bare: o.bare, when: now, chars: xml.length }, this.cfg.history.max);
     }
@@ -628,7 +556,7 @@ export class MucService {
     if (!target) throw new StanzaError("item-not-found", "No occupant with that nickname"); // §7.5
     if (this.rateLimited(a.occupant, Date.now())) throw new StanzaError("resource-constraint", "Too many messages; wait a moment", { type: "wait" });
     const out = stanza.clone();
-    this.stripOwn(out, room.jid);
+    stripOwn(out, room.jid);
     out.attrs.from = `${room.jid}/${a.occupant.nick}`;
     out.ns = NS.CLIENT;
     // §7.5: marked as coming through the room, so clients do not take it for a chat with the bare JID
@@ -867,8 +795,9 @@ export class MucService {
     );
     room.destroyed = true;
     this.rooms.delete(room.jid);
+    this.log.info({ room: room.jid }, "room destroyed");
     for (const o of [...room.occupants.values()]) {
-      const p = this.occupantPresence(room, o, o.role, { unavailable: true, destroy: d.clone() });
+      const p = occupantPresence(room, o, o.role, { unavailable: true, destroy: d.clone() });
       // §10.9: affiliation and role are none
       p.getChild("x", NS_MUC_USER)!.getChild("item")!.attrs.affiliation = "none";
       for (const full of o.sessions.keys()) await this.sendTo(full, p.clone());
@@ -1091,7 +1020,7 @@ export class MucService {
   async shutdown(): Promise<void> {
     for (const room of this.rooms.values()) {
       for (const o of room.occupants.values()) {
-        const p = this.occupantPresence(room, o, o.role, { unavailable: true, codes: [110, 332] });
+        const p = occupantPresence(room, o, o.role, { unavailable: true, codes: [110, 332] });
         for (const full of o.sessions.keys()) await this.sendTo(full, p.clone());
       }
       room.occupants.clear();
