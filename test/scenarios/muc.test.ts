@@ -168,6 +168,24 @@ describe("multi-user chat scenarios (XEP-0045)", () => {
     assert.equal(errorCondition(err), "item-not-found");
   });
 
+  it("changes nicknames with status 303 and the new nick (§7.6)", async () => {
+    const room = `rename@${MUC}`;
+    await createRoom(alice, room, "Alice");
+    await join(bob, room, "Bob");
+    await bob.send(xml("presence", { to: `${room}/Robert` }));
+    const leaving = await alice.waitFor((s) => s.is("presence") && s.attrs.type === "unavailable" && s.attrs.from === `${room}/Bob`);
+    assert.deepEqual(codes(leaving), [303]);
+    assert.equal(item(leaving).nick, "Robert");
+    const self = await bob.waitFor((s) => s.is("presence") && s.attrs.type === "unavailable" && s.attrs.from === `${room}/Bob`);
+    assert.deepEqual(codes(self), [110, 303]);
+    const arrived = await alice.waitFor((s) => s.is("presence") && s.attrs.type === undefined && s.attrs.from === `${room}/Robert`);
+    assert.equal(occupantId(arrived), occupantId(leaving));
+    // a nick in use is refused with an error presence from the wanted nick
+    await bob.send(xml("presence", { to: `${room}/Alice` }));
+    const err = await bob.waitFor((s) => s.is("presence") && s.attrs.type === "error" && s.attrs.from === `${room}/Alice`);
+    assert.equal(errorCondition(err), "conflict");
+  });
+
   it("refuses a nickname in use (409) and one reserved by someone else (§7.2.8, §7.10)", async () => {
     const room = `nicks@${MUC}`;
     await createRoom(alice, room, "Alice", { "muc#roomconfig_persistentroom": "1" });

@@ -497,6 +497,9 @@ export class MucService {
     // §7.8.2: mediated invitations come from occupants allowed to invite
     if (!a.occupant && affRank(a.aff) < affRank("admin")) throw new StanzaError("not-acceptable", "Only occupants may invite");
     if (!mayInvite(a.role, a.aff, room.config)) throw new StanzaError("forbidden", "You may not invite others to this room");
+    // Invitations reach people outside the room: they count against the sender's message rate
+    if (invites.length > 10) throw new StanzaError("policy-violation", "At most 10 invitations per message");
+    if (a.occupant && this.rateLimited(a.occupant, Date.now())) throw new StanzaError("resource-constraint", "Too many messages; wait a moment", { type: "wait" });
     for (const inv of invites) {
       const to = tryParseJid(inv.attrs.to ?? "");
       if (!to) throw new StanzaError("jid-malformed", "Invitations need a valid 'to'");
