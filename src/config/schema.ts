@@ -251,6 +251,41 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    muc: z
+      .object({
+        enabled: z.boolean().default(true).describe("Whether each host gets a multi-user chat service (XEP-0045)."),
+        subdomain: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "must be one DNS label")
+          .default("conference")
+          .describe('Label prefixed to each host to form the chat service\'s domain: "conference" serves conference.example.com.'),
+        creators: z
+          .array(z.string().min(1))
+          .default([])
+          .describe("Bare JIDs allowed to create rooms; empty: every account of this server may."),
+        limits: z
+          .object({
+            roomsPerAccount: positiveInt.default(20).describe("Most rooms one account may own; creating more is refused with resource-constraint."),
+            occupantsPerRoom: positiveInt.default(200).describe("Most occupants in one room; further joins get service-unavailable (XEP-0045 §7.2.9)."),
+            messagesPerMinute: positiveInt.default(60).describe("Most groupchat and private messages one occupant may send per minute; more are refused with resource-constraint."),
+          })
+          .strict()
+          .default({}),
+        history: z
+          .object({
+            default: z.number().int().min(0).default(20).describe("Messages of history a joining occupant gets when it does not say how many (XEP-0045 §7.2.15)."),
+            max: z.number().int().min(0).default(100).describe("Most messages of history a joining occupant can ask for."),
+          })
+          .strict()
+          .default({}),
+        archiveRetentionDays: positiveInt.default(365).describe("Days a message stays in a room's archive (XEP-0313 on the room) before it is deleted."),
+        deleteMessagesWithAccount: z
+          .boolean()
+          .default(true)
+          .describe("Whether deleting an account also deletes the messages it sent from every room's archive and history."),
+      })
+      .strict()
+      .default({}),
     streamManagement: z
       .object({
         resumeTimeoutSeconds: positiveInt.default(300).describe("How long a dropped session can be resumed (XEP-0198); its unacknowledged messages then go to offline storage."),

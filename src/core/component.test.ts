@@ -9,6 +9,7 @@ import { StanzaError } from "./errors.js";
 import { defineModule } from "./module.js";
 import { x } from "../xml/element.js";
 import type { StanzaEvent } from "./events.js";
+import { jid } from "../jid/jid.js";
 
 async function coreWith(handler: (ev: StanzaEvent) => Promise<void> | void): Promise<Core> {
   const core = new Core({ config: parseConfig({ hosts: ["example.com"] }), log: silentLogger(), storage: createMemoryBackend() });
@@ -39,6 +40,15 @@ describe("components", () => {
     };
     await core.route(x("message", { from: "a@example.com/r", to: "room@svc.example.com", type: "chat" }));
     assert.deepEqual(bounced, ["a@example.com/r error not-allowed"]);
+  });
+
+  it("passes replies addressed to the service (deliverTo) to its handler", async () => {
+    const seen: string[] = [];
+    const core = await coreWith((ev) => void seen.push(`${ev.from.toString()} ${ev.stanza.attrs.type}`));
+    const ok = core.deliverTo(jid("room", "svc.example.com"), x("iq", { from: "a@example.com/r", to: "room@svc.example.com", type: "result", id: "7" }));
+    assert.equal(ok, true);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(seen, ["a@example.com/r result"]);
   });
 
   it("refuses a component on an account host and a domain registered twice", () => {

@@ -566,6 +566,15 @@ export class Core {
 
   /** Delivers to a full JID's session (if it exists); returns whether it was written. */
   deliverTo(to: Jid, stanza: Element): boolean {
+    const component = this.componentMap.get(to.domain);
+    if (component) {
+      // Replies and errors for a service (a room, the upload service) go to its handler
+      const from = tryParseJid(stanza.attrs.from ?? "") ?? new Jid("", this.defaultHost, "");
+      Promise.resolve()
+        .then(() => component({ stanza, origin: undefined, from, to }))
+        .catch((err: unknown) => this.log.debug({ err: errorSummary(err) }, "component refused a reply"));
+      return true;
+    }
     if (!this.isLocalHost(to.domain)) return false;
     if (to.resource === "") {
       let any = false;

@@ -18,6 +18,7 @@ import { versionModule } from "./version/version.module.js";
 import { pepModule } from "./pep/pep.module.js";
 import { vcardModule } from "./vcard/vcard.module.js";
 import { privateModule } from "./private/private.module.js";
+import { mucModule } from "./muc/muc.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
   discoModule,
@@ -37,4 +38,5 @@ export const allModules: ModuleManifest<any>[] = [
   vcardModule,
   privateModule,
   uploadModule,
+  mucModule,
 ];

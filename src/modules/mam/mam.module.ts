@@ -33,6 +33,17 @@ export interface MamService {
    * §3.5) that the message to the peer must not.
    */
   sentArchiveId(stanza: Element): string | undefined;
+  /**
+   * The query machinery (XEP-0313 §4, XEP-0059 paging), for other archives such as a room's
+   * (XEP-0313 §6.1.2): parse a <query/>, run it on a store, build <fin/> and the query form.
+   */
+  queries: {
+    parse: typeof parseQuery;
+    run: typeof runQuery;
+    fin: typeof finElement;
+    form: typeof queryForm;
+    formatDateTime: typeof formatDateTime;
+  };
 }
 
 export const mamModule = defineModule({
@@ -214,6 +225,7 @@ export const mamModule = defineModule({
         return p.default !== "never" || p.always.length > 0;
       },
       sentArchiveId: (stanza) => sentIds.get(stanza),
+      queries: { parse: parseQuery, run: runQuery, fin: finElement, form: queryForm, formatDateTime },
     };
     ctx.provide("mam", service);
   },
