@@ -353,6 +353,11 @@ export class Core {
     return this.sessions.has(bare.bareString) || (await this.accounts.exists(bare));
   }
 
+  /** Number of accounts with a bound session (for metrics). */
+  get onlineAccountCount(): number {
+    return this.sessions.size;
+  }
+
   /** Number of open connections (for metrics and shutdown). */
   get sessionCount(): number {
     return this.allSessions.size;
