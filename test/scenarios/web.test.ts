@@ -135,6 +135,62 @@ describe("XMPP over WebSocket", () => {
   });
 });
 
+describe("WebSocket policies", () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startTestServer({ http: { plain: { enabled: true } }, websocket: { allowedOrigins: ["https://chat.example.com"] } });
+  });
+  after(() => srv.stop());
+
+  function connect(url: string, origin: string | undefined) {
+    const ws = new WebSocket(url, ["xmpp"], { rejectUnauthorized: false, ...(origin ? { origin } : {}) });
+    const messages: string[] = [];
+    ws.on("message", (d) => messages.push(d.toString()));
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.on("open", () => resolve());
+      ws.on("error", reject);
+      ws.on("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    return { ws, messages, opened };
+  }
+
+  it("refuses origins outside websocket.allowedOrigins, and a missing one", async () => {
+    const url = `wss://127.0.0.1:${srv.httpsPort}/xmpp-websocket`;
+    await assert.rejects(connect(url, "https://evil.example").opened, /HTTP 403/);
+    await assert.rejects(connect(url, undefined).opened, /HTTP 403/);
+    const ok = connect(url, "https://chat.example.com");
+    await ok.opened;
+    ok.ws.close();
+  });
+
+  it("offers no authentication over plain ws unless the proxy is trusted to terminate TLS", async () => {
+    const c = connect(`ws://127.0.0.1:${srv.httpPort}/xmpp-websocket`, "https://chat.example.com");
+    await c.opened;
+    c.ws.send(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="localhost" version="1.0"/>`);
+    while (!c.messages.some((m) => m.includes("features"))) await new Promise((r) => setTimeout(r, 10));
+    const features = c.messages.find((m) => m.includes("features"))!;
+    assert.doesNotMatch(features, /mechanism/);
+    assert.doesNotMatch(features, /starttls/);
+    c.ws.close();
+  });
+
+  it("offers authentication over plain ws when websocket.trustProxyTls is set", async () => {
+    const trusted = await startTestServer({ http: { plain: { enabled: true } }, websocket: { trustProxyTls: true } });
+    try {
+      const c = connect(`ws://127.0.0.1:${trusted.httpPort}/xmpp-websocket`, undefined);
+      await c.opened;
+      c.ws.send(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="localhost" version="1.0"/>`);
+      while (!c.messages.some((m) => m.includes("features"))) await new Promise((r) => setTimeout(r, 10));
+      const features = c.messages.find((m) => m.includes("features"))!;
+      assert.match(features, /<mechanism>SCRAM-SHA-256<\/mechanism>/);
+      assert.doesNotMatch(features, /-PLUS/); // no TLS of ours to bind to
+      c.ws.close();
+    } finally {
+      await trusted.stop();
+    }
+  });
+});
+
 describe("XEP-0156 host-meta", () => {
   let srv: TestServer;
   before(async () => {
