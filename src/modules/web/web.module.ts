@@ -2,7 +2,7 @@
 // listing the RFC 7395 WebSocket endpoint) and the privacy policy at /privacy, generated from the
 // stores' declarations and the live configuration, announced in disco#info (XEP-0128).
 import { defineModule } from "../../core/module.js";
-import { HttpError, type HttpRequest } from "../../core/http.js";
+import type { HttpRequest } from "../../core/http.js";
 import type { Core } from "../../core/core.js";
 import { buildInventory, type Inventory } from "../../core/lifecycle/inventory.js";
 import { NS } from "../../core/namespaces.js";
@@ -120,7 +120,6 @@ export const webModule = defineModule({
       methods: ["GET", "HEAD"],
       path: PRIVACY_PATH,
       handler: (req, res) => {
-        if (req.url.search !== "") throw new HttpError(404, "not found");
         const html = privacyHtml(buildInventory(core.storeRegistry(), core.config), hostOf(core, req));
         send(res, "text/html; charset=utf-8", html, {
           // Inline CSS only, nothing else: no scripts, no external resources, no framing.
