@@ -9,6 +9,7 @@ import type { StorageBackend } from "./storage/types.js";
 import { loadCertificates, secureContextFor, serverTlsOptions, sniCallback, type CertMap } from "./transport/certs.js";
 import { listenC2s, type Listener, type TlsProvider } from "./transport/tcp.js";
 import { listenHttp, type UpgradeHandler } from "./transport/http.js";
+import { websocketUpgrade } from "./transport/websocket.js";
 import { allModules } from "./modules/index.js";
 import type { ModuleManifest } from "./core/module.js";
 
@@ -17,7 +18,7 @@ export interface RunningServer {
   readonly config: Config;
   readonly storage: StorageBackend;
   /** Ports actually bound (useful when the configuration says 0). */
-  readonly ports: { c2s: number; directTls: number | undefined; https: number | undefined; http: number | undefined };
+  readonly ports: { c2s: number; directTls: number | undefined; https: number | undefined; http: number | undefined; metrics: number | undefined };
   stop(): Promise<void>;
 }
 
@@ -26,7 +27,7 @@ export interface StartOptions {
   /** Modules to load instead of the full set (tests). */
   modules?: ModuleManifest<any>[];
   storage?: StorageBackend;
-  /** Takes over HTTP upgrades (the WebSocket transport). */
+  /** Takes over HTTP upgrades; default: the WebSocket transport (RFC 7395). */
   upgrade?: UpgradeHandler;
 }
 
@@ -72,6 +73,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let directTls: Listener | undefined;
   let https: Listener | undefined;
   let plain: Listener | undefined;
+  let metrics: Listener | undefined;
+  const upgrade = opts.upgrade ?? websocketUpgrade(core);
   try {
     listeners.push(await listenC2s(core, tlsProvider, { host: config.c2s.host, port: config.c2s.port, directTls: false }));
     if (config.c2s.directTls.enabled && certs.size > 0) {
@@ -79,13 +82,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       listeners.push(directTls);
     }
     if (config.http.enabled && certs.size > 0) {
-      https = await listenHttp(core, tlsProvider, { host: config.http.host, port: config.http.port, tls: true, upgrade: opts.upgrade });
+      https = await listenHttp(core, tlsProvider, { host: config.http.host, port: config.http.port, tls: true, upgrade });
       listeners.push(https);
       core.httpsPort = https.port;
     }
     if (config.http.plain.enabled) {
-      plain = await listenHttp(core, tlsProvider, { host: config.http.plain.host, port: config.http.plain.port, tls: false, upgrade: opts.upgrade });
+      plain = await listenHttp(core, tlsProvider, { host: config.http.plain.host, port: config.http.plain.port, tls: false, upgrade });
       listeners.push(plain);
+    }
+    if (config.metrics.enabled) {
+      // Its own listener, so /metrics is never reachable on the public ones.
+      metrics = await listenHttp(core, tlsProvider, { host: config.metrics.host, port: config.metrics.port, tls: false, scope: "metrics" });
+      listeners.push(metrics);
     }
   } catch (err) {
     for (const l of listeners) await l.close();
@@ -99,7 +107,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     core,
     config,
     storage,
-    ports: { c2s: listeners[0]!.port, directTls: directTls?.port, https: https?.port, http: plain?.port },
+    ports: { c2s: listeners[0]!.port, directTls: directTls?.port, https: https?.port, http: plain?.port, metrics: metrics?.port },
     stop() {
       stopped ??= (async () => {
         const closing = listeners.map((l) => l.close());

@@ -139,6 +139,43 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    websocket: z
+      .object({
+        enabled: z.boolean().default(true).describe("Accept XMPP over WebSocket (RFC 7395) on the HTTP listeners, for web clients."),
+        path: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be an absolute path such as /xmpp-websocket")
+          .default("/xmpp-websocket")
+          .describe("URL path of the WebSocket endpoint (announced by XEP-0156 host-meta)."),
+        trustProxyTls: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Treat WebSocket connections on the plain HTTP listener (loopback) as encrypted, because the reverse proxy in front terminates TLS. Leave false unless every client reaches the proxy over https/wss: with false, such connections cannot authenticate while c2s.requireTls is on.",
+          ),
+        pingIntervalSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .default(60)
+          .describe("Seconds between WebSocket pings on an idle connection; a connection that missed the previous pong is closed. 0 turns pings off."),
+        allowedOrigins: z
+          .array(z.string().url())
+          .default([])
+          .describe(
+            "Web origins (e.g. https://chat.example.com) whose pages may open WebSocket connections. Empty allows any origin: web clients are meant to be hosted anywhere, and the login is the XMPP password, never a cookie (RFC 7395 §5).",
+          ),
+      })
+      .strict()
+      .default({}),
+    metrics: z
+      .object({
+        enabled: z.boolean().default(false).describe("Serve OpenMetrics/Prometheus figures at /metrics on a listener of their own."),
+        host: z.string().min(1).default("127.0.0.1").describe("Address the metrics listener binds to (loopback by default; the figures hold no personal data, but need not be public)."),
+        port: port.default(5290).describe("Metrics port. 0 picks a free port."),
+      })
+      .strict()
+      .default({}),
     limits: z
       .object({
         // RFC 6120 §13.12: a server must not block stanzas smaller than 10000 bytes.

@@ -13,7 +13,8 @@ import { Throttle } from "./throttle.js";
 import { Session, errorSummary, toStanzaError } from "./session.js";
 import type { SaslContext } from "./sasl/types.js";
 import { REPLIED, type ComponentHandler } from "./module.js";
-import type { HttpRoute } from "./http.js";
+import type { HttpRoute, HttpScope } from "./http.js";
+import { Metrics, type Counter } from "./metrics.js";
 import type {
   DiscoIdentity,
   FeatureProvider,
@@ -70,6 +71,16 @@ export class Core {
   readonly log: Logger;
   readonly storage: StorageBackend;
   readonly events = new Events();
+  /** Counters and gauges for the metrics endpoint (src/core/metrics.ts); modules add their own. */
+  readonly metrics = new Metrics();
+  /** The core's own counters, incremented by sessions. Labels: fixed vocabularies only. */
+  readonly counters: {
+    stanzasIn: Counter;
+    stanzasOut: Counter;
+    stanzaErrors: Counter;
+    streamErrors: Counter;
+    authFailures: Counter;
+  };
   readonly accounts: Accounts;
   readonly authThrottle: Throttle;
   readonly registrationThrottle: Throttle;
@@ -116,6 +127,25 @@ export class Core {
       purge: (jid) => this.deleteAccountData(jid),
     });
     this.installCoreHandlers();
+    this.counters = {
+      stanzasIn: this.metrics.counter("warbler_stanzas_in", "Stanzas received from clients, by kind.", ["kind"]),
+      stanzasOut: this.metrics.counter("warbler_stanzas_out", "Stanzas sent to clients, by kind.", ["kind"]),
+      stanzaErrors: this.metrics.counter("warbler_stanza_errors", "Error stanzas sent to clients, by condition (RFC 6120 §8.3.3).", ["condition"]),
+      streamErrors: this.metrics.counter("warbler_stream_errors", "Streams closed with a stream error, by condition (RFC 6120 §4.9.3).", ["condition"]),
+      authFailures: this.metrics.counter("warbler_auth_failures", "Failed SASL authentications, by condition (RFC 6120 §6.5).", ["condition"]),
+    };
+    this.metrics.gauge("warbler_sessions", "Open client connections, by transport and whether a resource is bound.", () => {
+      const counts = new Map<string, number>();
+      for (const s of this.allSessions) {
+        const key = `${s.transport.kind}|${s.bound}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      const samples = [];
+      for (const transport of ["tcp", "websocket"]) {
+        for (const bound of ["true", "false"]) samples.push({ labels: { transport, bound }, value: counts.get(`${transport}|${bound}`) ?? 0 });
+      }
+      return samples;
+    });
   }
 
   isLocalHost(domain: string): boolean {
@@ -139,14 +169,15 @@ export class Core {
 
   /** Adds an HTTP route (see src/core/http.ts); a path served twice is a programming error. */
   registerHttpRoute(route: HttpRoute): void {
-    if (this.httpRouteList.some((r) => r.path === route.path)) throw new Error(`HTTP path ${route.path} served twice`);
+    if (this.httpRouteList.some((r) => r.path === route.path && (r.scope ?? "public") === (route.scope ?? "public"))) throw new Error(`HTTP path ${route.path} served twice`);
     this.httpRouteList.push(route);
   }
 
-  /** The route serving a path: an exact match first, else the longest prefix route. */
-  httpRouteFor(path: string): HttpRoute | undefined {
+  /** The route serving a path on listeners of `scope`: an exact match first, else the longest prefix route. */
+  httpRouteFor(path: string, scope: HttpScope = "public"): HttpRoute | undefined {
     let best: HttpRoute | undefined;
     for (const r of this.httpRouteList) {
+      if ((r.scope ?? "public") !== scope) continue;
       if (r.path === path) return r;
       if (r.path.endsWith("/") && path.startsWith(r.path) && (!best || r.path.length > best.path.length)) best = r;
     }
@@ -320,6 +351,11 @@ export class Core {
    */
   async accountExists(bare: Jid): Promise<boolean> {
     return this.sessions.has(bare.bareString) || (await this.accounts.exists(bare));
+  }
+
+  /** Number of accounts with a bound session (for metrics). */
+  get onlineAccountCount(): number {
+    return this.sessions.size;
   }
 
   /** Number of open connections (for metrics and shutdown). */

@@ -23,7 +23,15 @@ export interface HttpRoute {
   methods: string[];
   path: string;
   handler: HttpHandler;
+  /**
+   * Which listeners serve it: "public" (the HTTPS and plain HTTP listeners, the default) or
+   * "metrics" (only the metrics listener, loopback by default).
+   */
+  scope?: HttpScope;
 }
+
+/** A group of listeners: the public ones, or the metrics one. */
+export type HttpScope = "public" | "metrics";
 
 /** Reads a request body up to `limit` bytes; rejects with HttpError 413 beyond it. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { Element, escapeAttr, escapeText, x } from "../xml/element.js";
 import { StreamParser, XmlStreamError, type StreamHeader } from "../xml/parser.js";
 import { Jid, prepResource, tryParseJid } from "../jid/jid.js";
-import { StanzaError, StreamError, errorReply } from "./errors.js";
+import { STANZA_CONDITIONS, StanzaError, StreamError, errorReply } from "./errors.js";
 import { NS } from "./namespaces.js";
 import type { Core } from "./core.js";
 import type { ChannelBinding, SaslMechanism } from "./sasl/types.js";
@@ -181,9 +181,23 @@ export class Session {
       }
     }
     if (this.state === "hibernating") return; // kept in the SM queue until resumption
-    this.writeRaw(serializeTopLevel(el));
+    if (isStanza(el)) this.countOut(el);
+    this.writeRaw(serializeTopLevel(el, this.framed));
   }
 
+  /** RFC 7395: every message is a document of its own, so namespaces are declared on each element. */
+  private get framed(): boolean {
+    return this.transport.kind === "websocket";
+  }
+
+  private countOut(el: Element): void {
+    this.core.counters.stanzasOut.inc({ kind: el.name });
+    if (el.attrs.type !== "error") return;
+    const cond = el.getChild("error")?.children.find((c): c is Element => typeof c !== "string" && c.ns === NS.STANZAS)?.name;
+    this.core.counters.stanzaErrors.inc({ condition: cond !== undefined && cond in STANZA_CONDITIONS ? cond : "other" });
+  }
+
+  /** Queues serialized output; each call is one top-level element (one WebSocket message when framed). */
   writeRaw(s: string): void {
     if (this.state === "closed" || this.state === "hibernating") return;
     if (this.core.log.level === "trace") this.log.trace({ out: s }, "send");
@@ -203,9 +217,11 @@ export class Session {
       sm.ackRequested = true;
       this.out.push(`<r xmlns="${NS_SM}"/>`);
     }
-    const data = this.out.length === 1 ? this.out[0]! : this.out.join("");
+    const out = this.out;
     this.out = [];
-    this.transport.write(data);
+    // RFC 7395 §3.3.3: one element per WebSocket message; TCP takes them in one write
+    if (this.framed) for (const item of out) this.transport.write(item);
+    else this.transport.write(out.length === 1 ? out[0]! : out.join(""));
   }
 
   private sendHeader(): void {
@@ -227,8 +243,10 @@ export class Session {
   streamError(err: StreamError): void {
     if (this.state === "closed" || this.closing) return;
     this.log.info({ condition: err.condition }, "stream error");
+    this.core.counters.streamErrors.inc({ condition: err.condition });
     if (!this.headerSent) this.sendHeader(); // RFC 6120 §4.9.1.2: header first, then the error
-    this.writeRaw(serializeTopLevel(err.toElement()));
+    // RFC 7395 §3.6: over WebSocket the error is followed by <close/> (written by close())
+    this.writeRaw(serializeTopLevel(err.toElement(), this.framed));
     this.close(err.condition);
   }
 
@@ -331,12 +349,19 @@ export class Session {
 
   private async onElement(el: Element): Promise<void> {
     if (this.state === "closed" || this.closing) return;
-    if (this.state === "header") return this.streamError(new StreamError("not-well-formed"));
-    if (this.transport.kind === "websocket" && el.ns === NS.FRAMING) {
+    // RFC 7395 §3.3.2/§3.6: <open/> and <close/> arrive as elements (the parser's fragments mode
+    // reports every message as one), so they are recognized before the header check.
+    if (this.framed && el.ns === NS.FRAMING) {
       if (el.name === "close") return this.close(); // RFC 7395 §3.6
       if (el.name === "open") {
+        if (this.state !== "header") return this.streamError(new StreamError("not-well-formed")); // no restart mid-stream
         return this.onStreamStart({ name: "open", ns: NS.FRAMING, prefix: "", attrs: el.attrs, defaultNs: NS.CLIENT });
       }
+    }
+    if (this.state === "header") {
+      // RFC 7395 §3.3.1: a WebSocket stream starts with <open/>; anything else (e.g. an unframed
+      // <stream:stream>) is in the wrong namespace
+      return this.streamError(new StreamError(this.framed ? "invalid-namespace" : "not-well-formed"));
     }
     if (!this.authenticated) return this.onNegotiationElement(el);
     if (!this.bound) return this.onBindElement(el);
@@ -443,6 +468,7 @@ export class Session {
     }
     if (step.kind === "failure") {
       if (step.condition === "not-authorized") this.core.authThrottle.failed(this.transport.remoteAddress);
+      this.core.counters.authFailures.inc({ condition: step.condition });
       this.log.info({ condition: step.condition }, "authentication failed");
       return fail(step.condition, step.text);
     }
@@ -517,6 +543,7 @@ export class Session {
       if (el.ns === NS.SESSION || el.ns === NS.BIND) return;
       return this.streamError(new StreamError("unsupported-stanza-type")); // RFC 6120 §4.9.3.22
     }
+    this.core.counters.stanzasIn.inc({ kind: el.name });
     if (this.overRate()) return this.streamError(new StreamError("policy-violation", "Too many stanzas"));
     // legacy session establishment after binding (RFC 3921 §3): just succeed
     if (el.name === "iq" && el.attrs.type === "set" && el.getChild("session", NS.SESSION)) {
@@ -615,10 +642,15 @@ export class Session {
   }
 }
 
-/** Writes an element at stream level: stream-namespace elements carry the `stream:` prefix. */
-export function serializeTopLevel(el: Element): string {
-  if (el.ns !== NS.STREAM) return el.toString(NS.CLIENT);
+/**
+ * Writes an element at stream level: stream-namespace elements carry the `stream:` prefix. When
+ * `framed` (RFC 7395 §3.3.3: each WebSocket message is a document of its own), the namespaces the
+ * element relies on are declared on it: xmlns:stream, and xmlns="jabber:client" for stanzas.
+ */
+export function serializeTopLevel(el: Element, framed = false): string {
+  if (el.ns !== NS.STREAM) return el.toString(framed ? "" : NS.CLIENT);
   let s = "<stream:" + el.name;
+  if (framed) s += ` xmlns:stream="${NS.STREAM}"`;
   for (const k in el.attrs) s += ` ${k}="${escapeAttr(el.attrs[k]!)}"`;
   if (el.children.length === 0) return s + "/>";
   s += ">";

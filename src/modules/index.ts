@@ -19,6 +19,8 @@ import { pepModule } from "./pep/pep.module.js";
 import { vcardModule } from "./vcard/vcard.module.js";
 import { privateModule } from "./private/private.module.js";
 import { mucModule } from "./muc/muc.module.js";
+import { webModule } from "./web/web.module.js";
+import { metricsModule } from "./metrics/metrics.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
   discoModule,
@@ -39,4 +41,6 @@ export const allModules: ModuleManifest<any>[] = [
   privateModule,
   uploadModule,
   mucModule,
+  webModule,
+  metricsModule,
 ];

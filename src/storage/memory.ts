@@ -305,6 +305,16 @@ export function createMemoryBackend(opts: MemoryBackendOptions = {}): StorageBac
       return out;
     },
 
+    async countRows() {
+      open();
+      const out: Record<string, number> = {};
+      const add = (store: string, n: number) => (out[store] = (out[store] ?? 0) + n);
+      for (const [store, byOwner] of kvData) add(store, byOwner.size);
+      for (const [store, byOwner] of mapData) for (const keys of byOwner.values()) add(store, keys.size);
+      for (const [store, byOwner] of archiveData) for (const rows of byOwner.values()) add(store, rows.length);
+      return out;
+    },
+
     async countMentions(needle) {
       open();
       // Case-sensitive substring match on the stored text, as the SQL backends do.

@@ -666,6 +666,20 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
       });
     },
 
+    async countRows() {
+      open();
+      const out: Record<string, number> = {};
+      for (const table of ["kv", "map", "archive"] as const) {
+        const rows = await db
+          .selectFrom(table)
+          .select((eb) => ["store", eb.fn.countAll().as("count")])
+          .groupBy("store")
+          .execute();
+        for (const r of rows) out[r.store] = (out[r.store] ?? 0) + Number(r.count);
+      }
+      return out;
+    },
+
     async close() {
       if (closed) return;
       closed = true;

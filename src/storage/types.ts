@@ -149,6 +149,8 @@ export interface StorageBackend {
    * contains `needle` (case-sensitive); for privacy tests.
    */
   countMentions(needle: string): Promise<number>;
+  /** Rows per store name (kv values, map entries, archive items), for the metrics endpoint. */
+  countRows?(): Promise<Record<string, number>>;
   /**
    * Flushes and closes; later calls reject with StorageError "closed". Idempotent. Callers
    * await their pending calls first (a call still queued when the database closes may fail).

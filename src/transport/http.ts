@@ -5,7 +5,7 @@ import http from "node:http";
 import https from "node:https";
 import type { Duplex } from "node:stream";
 import type { Core } from "../core/core.js";
-import { HttpError, type HttpRequest } from "../core/http.js";
+import { HttpError, type HttpRequest, type HttpScope } from "../core/http.js";
 import { errorSummary } from "../core/session.js";
 import type { TlsProvider, Listener } from "./tcp.js";
 
@@ -18,6 +18,8 @@ export interface HttpListenOptions {
   /** HTTPS with the hosts' certificates, or plain HTTP (loopback, behind a proxy). */
   tls: boolean;
   upgrade?: UpgradeHandler;
+  /** Which routes this listener serves (default "public"; the metrics listener serves "metrics" only). */
+  scope?: HttpScope;
 }
 
 /** Headers every response carries: no MIME sniffing, no referrer leaking the URL of a file. */
@@ -56,7 +58,7 @@ function send(res: http.ServerResponse, status: number, text: string, headers: R
 
 /** Starts one HTTP or HTTPS listener serving the core's routes. */
 export async function listenHttp(core: Core, tlsProvider: TlsProvider, opts: HttpListenOptions): Promise<Listener> {
-  const log = core.log.child({ listener: opts.tls ? "https" : "http" });
+  const log = core.log.child({ listener: opts.scope === "metrics" ? "metrics" : opts.tls ? "https" : "http" });
   const cfg = core.config.http;
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const rawTarget = req.url ?? "/";
@@ -65,7 +67,7 @@ export async function listenHttp(core: Core, tlsProvider: TlsProvider, opts: Htt
     if (path === undefined) return send(res, 400, "bad request");
     const host = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "").toLowerCase();
     const url = new URL(rawTarget, `${opts.tls ? "https" : "http"}://${host || "localhost"}`);
-    const route = core.httpRouteFor(path);
+    const route = core.httpRouteFor(path, opts.scope ?? "public");
     if (!route) return send(res, 404, "not found");
     const method = req.method ?? "GET";
     if (!route.methods.includes(method)) {

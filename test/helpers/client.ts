@@ -1,11 +1,15 @@
 // A scenario-test client built on @xmpp/client (an independent implementation of the protocol):
 // connect and log in, send stanzas, await replies and matching stanzas.
 import { client, xml, type Client, type XmlElement } from "@xmpp/client";
+import { WebSocket as WsWebSocket } from "ws";
 import type { TestServer } from "./server.js";
 
 // The test server's certificate is self-signed for "localhost"; the tests check TLS behaviour with
 // their own raw sockets, this client only needs to get through.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+
+// @xmpp/websocket uses the global WebSocket, which Node 20 lacks; `ws` provides a compatible one.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WsWebSocket;
 
 export { xml };
 export type { XmlElement };
@@ -29,11 +33,17 @@ export interface TestClient {
 export interface ConnectOptions {
   resource?: string;
   directTls?: boolean;
+  /** Connect over WebSocket (RFC 7395) to the HTTPS listener instead of TCP. */
+  websocket?: boolean;
 }
 
 /** Connects, authenticates (SCRAM-SHA-1 or PLAIN, as @xmpp/client chooses) and binds. */
 export async function connectClient(server: TestServer, user: string, password: string, opts: ConnectOptions = {}): Promise<TestClient> {
-  const service = opts.directTls ? `xmpps://127.0.0.1:${server.directTlsPort}` : `xmpp://127.0.0.1:${server.port}`;
+  const service = opts.websocket
+    ? `wss://127.0.0.1:${server.httpsPort}${server.config.websocket.path}`
+    : opts.directTls
+      ? `xmpps://127.0.0.1:${server.directTlsPort}`
+      : `xmpp://127.0.0.1:${server.port}`;
   const xmpp = client({ service, domain: server.domain, username: user, password, ...(opts.resource ? { resource: opts.resource } : {}) });
   xmpp.reconnect.stop();
   const received: XmlElement[] = [];

@@ -16,6 +16,8 @@ export interface TestServer {
   httpsPort: number;
   /** The plain HTTP port on loopback (0 when off). */
   httpPort: number;
+  /** The metrics port on loopback (0 when off). */
+  metricsPort: number;
   domain: string;
   core: Core;
   config: Config;
@@ -48,6 +50,7 @@ export async function startTestServer(overrides: DeepPartial<Record<string, unkn
       log: { level: process.env.WARBLER_TEST_LOG ?? "silent" },
       c2s: { host: "127.0.0.1", port: 0, directTls: { enabled: true, port: 0 } },
       http: { host: "127.0.0.1", port: 0, plain: { port: 0 } },
+      metrics: { port: 0 },
       auth: { scramIterations: 4096 },
       registration: { minPasswordLength: 4 },
     },
@@ -61,6 +64,7 @@ export async function startTestServer(overrides: DeepPartial<Record<string, unkn
     directTlsPort: server.ports.directTls ?? 0,
     httpsPort: server.ports.https ?? 0,
     httpPort: server.ports.http ?? 0,
+    metricsPort: server.ports.metrics ?? 0,
     domain: config.hosts[0]!,
     core: server.core,
     config,

@@ -84,7 +84,7 @@ describe("HTTP listener", () => {
 
   it("refuses an upgrade nobody serves", async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: "127.0.0.1", port: srv.httpsPort, path: "/xmpp-websocket", rejectUnauthorized: false, headers: { Connection: "Upgrade", Upgrade: "websocket" } });
+      const req = https.request({ host: "127.0.0.1", port: srv.httpsPort, path: "/not-a-websocket", rejectUnauthorized: false, headers: { Connection: "Upgrade", Upgrade: "websocket" } });
       req.on("response", (res) => resolve(res.statusCode ?? 0));
       req.on("upgrade", () => resolve(101));
       req.on("error", reject);

@@ -36,53 +36,109 @@ export function describeDuration(ms: number): string {
 
 const OWNER_WORDS: Record<string, string> = { account: "your account", room: "the group chat", host: "the server" };
 
+/** One stored kind of data, in words. */
+export interface InventoryRow {
+  store: string;
+  module: string;
+  owner: string;
+  purpose: string;
+  retention: string;
+  export: boolean;
+}
+
+/**
+ * The privacy inventory as data, rendered as Markdown (docs/privacy.md, `warbler privacy`) and as
+ * the HTML page at /privacy. Prose uses only `code` and **bold** inline markup, which both
+ * renderers understand, so there is one text and never two descriptions that could drift apart.
+ */
+export interface Inventory {
+  intro: string[];
+  rows: InventoryRow[];
+  sections: { title: string; paragraphs: string[]; bullets?: string[] }[];
+}
+
+/** Builds the inventory from the stores' declarations and the live configuration. */
+export function buildInventory(stores: RegisteredStore[], config: Config): Inventory {
+  const sorted = [...stores].sort((a, b) => a.name.localeCompare(b.name));
+  const rows = sorted.map((s) => ({
+    store: s.name,
+    module: s.module,
+    owner: OWNER_WORDS[s.declaration.owner] ?? s.declaration.owner,
+    purpose: s.declaration.purpose,
+    retention: describeRetention(s.declaration.retention, s.declaration.owner),
+    export: s.declaration.export,
+  }));
+  const accountStores = sorted.filter((s) => s.declaration.owner === "account").map((s) => `\`${s.name}\``);
+  return {
+    intro: [
+      "Warbler keeps as much as a chat service needs and as little as possible. Every piece of\n" +
+        "data it stores is listed here with whom it belongs to, why it is kept and for how long.\n" +
+        "This list is produced from the code's own declarations, so it cannot promise more or less\n" +
+        "than the server does.",
+    ],
+    rows,
+    sections: [
+      {
+        title: "When you delete your account",
+        paragraphs: [
+          "Deleting an account — from your client (XEP-0077 `<remove/>`) or by the administrator (`warbler deluser`) —\n" +
+            "ends its sessions, tells its contacts, removes it from other users' contact lists on this\n" +
+            `server, and deletes every record the account owns: ${accountStores.join(", ")}.`,
+        ],
+      },
+      {
+        title: "What is not stored",
+        paragraphs: [],
+        bullets: [
+          "**Passwords.** Only salted SCRAM keys derived from them (RFC 5802, " +
+            `${config.auth.scramIterations} PBKDF2 iterations) are kept; a password cannot be recovered from them.`,
+          "**Your account's creation time.** Only the date.",
+          "**IP addresses.** They are held in memory only while a connection is open and, for\n" +
+            `  throttling failed logins and registrations, for at most ${describeDuration(Math.max(config.auth.failedLogins.windowSeconds, config.registration.perAddress.windowSeconds) * 1000)}; they are never written to the database.`,
+          `**Message content in logs.** Logs at level \`info\` (this server: \`${config.log.level}\`) name accounts and events, never message bodies or passwords; only \`debug\` and \`trace\` may include stanza text.`,
+          // PRIVACY: the pep module's XEP-0115 cache (memory only) maps a hash of client software features to those features
+          ...(stores.some((s) => s.module === "pep")
+            ? ["**What your client software supports.** To send only the updates your apps asked for, the server asks them which ones they want (XEP-0115) and remembers the answers in memory, keyed by a hash of the app's features; they do not say who uses the app and are never written to the database."]
+            : []),
+        ],
+      },
+      {
+        title: "Retention",
+        paragraphs: [`Data with a time limit is deleted by a sweep at start-up and every ${describeDuration(RETENTION_SWEEP_MS)}.`],
+      },
+      { title: "Backups", paragraphs: backupParagraphs(config) },
+    ],
+  };
+}
+
+/**
+ * What is true about backups for this configuration. HOOK (issue 7): when Warbler makes its own
+ * backups, a `backup` configuration section will describe them here (where, how often, how they
+ * are encrypted, how long they are kept); until then no server backup exists to describe.
+ */
+export function backupParagraphs(_config: Config): string[] {
+  return ["Warbler does not make backups by itself yet. An administrator who copies the data directory\nmust encrypt the copy."];
+}
+
 /** The inventory as Markdown. */
 export function privacyInventory(stores: RegisteredStore[], config: Config): string {
-  const rows = [...stores].sort((a, b) => a.name.localeCompare(b.name));
+  const inv = buildInventory(stores, config);
   const lines: string[] = [];
   lines.push("# What Warbler stores");
   lines.push("");
   lines.push("<!-- Generated from the stores' declarations by `warbler privacy`; do not edit by hand. -->");
   lines.push("");
-  lines.push("Warbler keeps as much as a chat service needs and as little as possible. Every piece of");
-  lines.push("data it stores is listed here with whom it belongs to, why it is kept and for how long.");
-  lines.push("This list is produced from the code's own declarations, so it cannot promise more or less");
-  lines.push("than the server does.");
-  lines.push("");
+  for (const p of inv.intro) lines.push(p, "");
   lines.push("| data | belongs to | why it is kept | how long | in your data export |");
   lines.push("|---|---|---|---|---|");
-  for (const s of rows) {
-    const d = s.declaration;
-    lines.push(`| \`${s.name}\` (${s.module}) | ${OWNER_WORDS[d.owner] ?? d.owner} | ${d.purpose} | ${describeRetention(d.retention, d.owner)} | ${d.export ? "yes" : "no"} |`);
+  for (const r of inv.rows) {
+    lines.push(`| \`${r.store}\` (${r.module}) | ${r.owner} | ${r.purpose} | ${r.retention} | ${r.export ? "yes" : "no"} |`);
   }
-  const accountStores = rows.filter((s) => s.declaration.owner === "account").map((s) => `\`${s.name}\``);
-  lines.push("");
-  lines.push("## When you delete your account");
-  lines.push("");
-  lines.push(`Deleting an account — from your client (XEP-0077 \`<remove/>\`) or by the administrator (\`warbler deluser\`) —`);
-  lines.push(`ends its sessions, tells its contacts, removes it from other users' contact lists on this`);
-  lines.push(`server, and deletes every record the account owns: ${accountStores.join(", ")}.`);
-  lines.push("");
-  lines.push("## What is not stored");
-  lines.push("");
-  lines.push("- **Passwords.** Only salted SCRAM keys derived from them (RFC 5802, " + `${config.auth.scramIterations} PBKDF2 iterations) are kept; a password cannot be recovered from them.`);
-  lines.push("- **Your account's creation time.** Only the date.");
-  lines.push("- **IP addresses.** They are held in memory only while a connection is open and, for");
-  lines.push(`  throttling failed logins and registrations, for at most ${describeDuration(Math.max(config.auth.failedLogins.windowSeconds, config.registration.perAddress.windowSeconds) * 1000)}; they are never written to the database.`);
-  lines.push(`- **Message content in logs.** Logs at level \`info\` (this server: \`${config.log.level}\`) name accounts and events, never message bodies or passwords; only \`debug\` and \`trace\` may include stanza text.`);
-  // PRIVACY: the pep module's XEP-0115 cache (memory only) maps a hash of client software features to those features
-  if (stores.some((s) => s.module === "pep")) {
-    lines.push("- **What your client software supports.** To send only the updates your apps asked for, the server asks them which ones they want (XEP-0115) and remembers the answers in memory, keyed by a hash of the app's features; they do not say who uses the app and are never written to the database.");
+  for (const sec of inv.sections) {
+    lines.push("", `## ${sec.title}`, "");
+    for (const p of sec.paragraphs) lines.push(p);
+    for (const b of sec.bullets ?? []) lines.push(`- ${b}`);
   }
-  lines.push("");
-  lines.push("## Retention");
-  lines.push("");
-  lines.push(`Data with a time limit is deleted by a sweep at start-up and every ${describeDuration(RETENTION_SWEEP_MS)}.`);
-  lines.push("");
-  lines.push("## Backups");
-  lines.push("");
-  lines.push("Warbler does not make backups by itself yet. An administrator who copies the data directory");
-  lines.push("must encrypt the copy.");
   lines.push("");
   return lines.join("\n");
 }
