@@ -81,17 +81,8 @@ export function parseRosterSet(query: Element, owner: Jid): RosterSet {
   return { jid, remove, name: name === "" ? undefined : name, groups };
 }
 
-/** Element to JSON (for stanzas kept in storage). */
-export function elementToJson(el: Element): ElementJson {
-  return { n: el.name, ns: el.ns, a: { ...el.attrs }, c: el.children.map((c) => (typeof c === "string" ? c : elementToJson(c))) };
-}
-
-/** JSON back to an element. */
-export function elementFromJson(j: ElementJson): Element {
-  const el = new Element(j.n, j.ns, { ...j.a });
-  for (const c of j.c) el.children.push(typeof c === "string" ? c : elementFromJson(c));
-  return el;
-}
+/** Element to and from JSON (for stanzas kept in storage); one implementation in src/xml. */
+export { toJson as elementToJson, fromJson as elementFromJson } from "../../xml/element-json.js";
 
 /** The visible part of a row, to tell whether a change needs a roster push. */
 export function visibleKey(item: RosterItem | undefined): string {

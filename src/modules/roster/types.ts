@@ -6,13 +6,8 @@ import type { Jid } from "../../jid/jid.js";
 /** The 'subscription' attribute of a roster item (RFC 6121 §2.1.2.5). */
 export type Subscription = "none" | "to" | "from" | "both";
 
-/** A serializable form of an element, to keep a pending subscription request in storage. */
-export interface ElementJson {
-  n: string;
-  ns: string;
-  a: Record<string, string>;
-  c: (ElementJson | string)[];
-}
+import type { ElementJson } from "../../xml/element-json.js";
+export type { ElementJson };
 
 /** One stored roster row: the value of the `roster` map store, keyed by the contact's bare JID. */
 export interface RosterItem {
