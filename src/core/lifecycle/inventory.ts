@@ -75,10 +75,43 @@ export function privacyInventory(stores: RegisteredStore[], config: Config): str
   lines.push("");
   lines.push(`Data with a time limit is deleted by a sweep at start-up and every ${describeDuration(RETENTION_SWEEP_MS)}.`);
   lines.push("");
-  lines.push("## Backups");
-  lines.push("");
-  lines.push("Warbler does not make backups by itself yet. An administrator who copies the data directory");
-  lines.push("must encrypt the copy.");
-  lines.push("");
+  lines.push(...backupSection(config));
   return lines.join("\n");
+}
+
+/** The "Backups" section, from the live backup configuration. */
+export function backupSection(config: Config): string[] {
+  const b = config.backup;
+  const lines = ["## Backups", ""];
+  if (b.recipients.length === 0) {
+    lines.push("Warbler makes no backups on this server: none are configured (`backup.recipients` is empty).");
+    lines.push("An administrator who copies the data directory by other means must encrypt the copy.");
+    lines.push("");
+    return lines;
+  }
+  const keys = b.recipients.length === 1 ? "one public key" : `${b.recipients.length} public keys`;
+  lines.push(`Backups of everything listed above (the database and uploaded files; not TLS keys) are encrypted`);
+  lines.push(`to ${keys} in the [age](https://age-encryption.org/) format before they are written. The`);
+  lines.push("server holds no private key: it can write backups but cannot read them; only the holders of the");
+  lines.push("matching private keys can. Nothing unencrypted is written to disk while a backup is made.");
+  lines.push("");
+  if (b.intervalHours > 0) {
+    const window = b.keep * b.intervalHours * 3_600_000;
+    lines.push(`- **How often:** every ${describeDuration(b.intervalHours * 3_600_000)}, made by the running server.`);
+    lines.push(`- **How long:** the newest ${b.keep} backup${b.keep === 1 ? " is" : "s are"} kept; older ones are deleted.`);
+    lines.push("");
+    lines.push("**Deletions and backups.** Deleting your account, a message or any other data removes it from");
+    lines.push(`the server at once, but not from backups made before: it stays in them until they are rotated`);
+    lines.push(`out, that is for at most ${describeDuration(window)} (${b.keep} × ${b.intervalHours} hours) after the deletion. A backup`);
+    lines.push("restored within that window would bring deleted data back; an administrator restoring one must");
+    lines.push("delete again what was deleted since the backup was made.");
+  } else {
+    lines.push(`- **How often:** only when an administrator runs \`warbler backup\` (no schedule in the server).`);
+    lines.push(`- **How long:** the newest ${b.keep} backup${b.keep === 1 ? " is" : "s are"} kept; older ones are deleted after each new backup.`);
+    lines.push("");
+    lines.push("**Deletions and backups.** Deleted data stays in backups made before the deletion until they");
+    lines.push(`are rotated out, that is until ${b.keep} newer backup${b.keep === 1 ? " has" : "s have"} been made.`);
+  }
+  lines.push("");
+  return lines;
 }
