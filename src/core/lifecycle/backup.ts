@@ -341,23 +341,25 @@ async function* decryptRecords(file: string, identities: string[]): AsyncGenerat
   }
   const reader = plain.getReader();
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    try {
-      for (;;) {
-        let r;
-        try {
-          r = await reader.read();
-        } catch (err) {
-          // age authenticates every 64 KiB chunk and the last-chunk flag: tampering or truncation
-          throw new BackupFormatError(`the backup is damaged or was altered: ${(err as Error).message}`);
-        }
-        if (r.done) return;
-        yield r.value;
+    for (;;) {
+      let r;
+      try {
+        r = await reader.read();
+      } catch (err) {
+        // age authenticates every 64 KiB chunk and the last-chunk flag: tampering or truncation
+        throw new BackupFormatError(`the backup is damaged or was altered: ${(err as Error).message}`);
       }
-    } finally {
-      fileStream.destroy();
+      if (r.done) return;
+      yield r.value;
     }
   }
-  yield* readBackupRecords(chunks());
+  try {
+    yield* readBackupRecords(chunks());
+  } finally {
+    // also when the consumer stops early (a failed restore): release the file
+    fileStream.destroy();
+    await reader.cancel().catch(() => {});
+  }
 }
 
 /** Decrypts and checks a whole backup without writing anything; returns its header and manifest. */
