@@ -185,5 +185,13 @@ describe("encrypted backups", () => {
     assert.deepEqual(removed, made.slice(0, 3));
     assert.deepEqual((await listBackups(dir)).map((f) => f.path), [made[3], made[4], made[5]]);
     assert.ok(readdirSync(dir).includes("README"));
+    // a crashed backup's temporary file goes once it is a day old, not while it may be in use
+    const partial = join(dir, ".warbler-backup-20260101T030000Z.age.partial");
+    writeFileSync(partial, "ciphertext");
+    await rotateBackups(dir, 3);
+    assert.ok(readdirSync(dir).includes(".warbler-backup-20260101T030000Z.age.partial"));
+    await rotateBackups(dir, 3, () => Date.now() + 86_400_001);
+    assert.ok(!readdirSync(dir).includes(".warbler-backup-20260101T030000Z.age.partial"));
+    assert.equal((await listBackups(dir)).length, 3);
   });
 });

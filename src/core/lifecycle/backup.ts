@@ -86,13 +86,27 @@ function suffix(name: string): number {
   return Number(NAME.exec(name)?.[2] ?? 0);
 }
 
-/** Deletes all but the newest `keep` backups in `dir`; returns the paths deleted. */
-export async function rotateBackups(dir: string, keep: number): Promise<string[]> {
+/** A temporary file older than this is left over from a crash (a backup never takes a day). */
+const STALE_PARTIAL_MS = 86_400_000;
+
+/**
+ * Deletes all but the newest `keep` backups in `dir`, and temporary files a crashed backup left
+ * (older than a day, so a backup running in another process is not disturbed); returns the
+ * backups deleted.
+ */
+export async function rotateBackups(dir: string, keep: number, now: () => number = Date.now): Promise<string[]> {
   const all = await listBackups(dir);
   const old = all.slice(0, Math.max(0, all.length - Math.max(1, keep)));
   for (const f of old) await rm(f.path, { force: true });
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!PARTIAL.test(name)) continue;
+    const st = await lstat(join(dir, name)).catch(() => undefined);
+    if (st?.isFile() && now() - st.mtimeMs > STALE_PARTIAL_MS) await rm(join(dir, name), { force: true });
+  }
   return old.map((f) => f.path);
 }
+
+const PARTIAL = /^\.warbler-backup-[0-9TZ-]+\.age\.partial$/;
 
 /** What {@link createBackup} needs. */
 export interface CreateBackupOptions {
