@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command line: start, adduser, deluser, passwd, invite, check. Options are parsed with
+// The command line: start, adduser, deluser, passwd, invite, check, privacy, backup, restore. Options are parsed with
 // node:util parseArgs; passwords are read without echo from a terminal, or as one line from stdin.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -12,6 +12,9 @@ import { readPassword } from "./cli/password.js";
 import type { RegisterService } from "./modules/register/register.module.js";
 import { StanzaError } from "./core/errors.js";
 import { privacyInventory } from "./core/lifecycle/inventory.js";
+import { createBackup, fileTrees, parseIdentities, rotateBackups, BackupFormatError, type BackupProgress } from "./core/lifecycle/backup.js";
+import { restoreServer, RestoreRefused } from "./core/lifecycle/restore.js";
+import { readFile } from "node:fs/promises";
 
 const USAGE = `Usage: warbler <command> [options]
 
@@ -23,9 +26,14 @@ Commands:
   invite [host]            print a single-use registration invitation (registration.mode: invite)
   check                    validate the configuration and certificates
   privacy                  print what the server stores, why and for how long (Markdown)
+  backup                   write an encrypted backup of everything now (to backup.dir), then rotate
+  restore <file>           verify a backup and restore it into an empty data directory
 
 Options:
   -c, --config <file>      configuration file (default: ./warbler.yaml if it exists)
+  -r, --recipient <age1…>  backup: encrypt to this public key (repeatable; default: backup.recipients)
+  -i, --identity <file>    restore: age identity file holding the private key (repeatable)
+      --force              restore: replace the database and file trees of a non-empty data directory
   -h, --help               this help
 `;
 
@@ -36,6 +44,9 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: "string", short: "c" },
       help: { type: "boolean", short: "h" },
+      recipient: { type: "string", short: "r", multiple: true },
+      identity: { type: "string", short: "i", multiple: true },
+      force: { type: "boolean" },
     },
   });
   const [command, ...rest] = positionals;
@@ -68,6 +79,10 @@ async function main(argv: string[]): Promise<number> {
       return checkCommand(config);
     case "privacy":
       return privacyCommand(config);
+    case "backup":
+      return backupCommand(config, values.recipient ?? []);
+    case "restore":
+      return restoreCommand(config, rest[0], values.identity ?? [], values.force === true);
     default:
       process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
       return 2;
@@ -155,6 +170,88 @@ async function privacyCommand(config: Config): Promise<number> {
     return 0;
   } finally {
     await storage.close();
+  }
+}
+
+/** Progress on stderr: rewritten in place on a terminal, a line every few seconds otherwise. */
+function progressPrinter(verb: string): { update(p: BackupProgress): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  let shown = "";
+  const text = (p: BackupProgress) => `${verb}: ${p.rows.toLocaleString("en")} rows, ${p.files.toLocaleString("en")} files, ${(p.bytes / 1e6).toFixed(1)} MB`;
+  return {
+    update(p) {
+      const t = Date.now();
+      if (p.phase !== "done" && t - last < (tty ? 200 : 5000)) return;
+      last = t;
+      shown = text(p);
+      process.stderr.write(tty ? `\r${shown}\x1b[K` : `${shown}\n`);
+    },
+    done() {
+      if (tty && shown) process.stderr.write("\n");
+    },
+  };
+}
+
+async function backupCommand(config: Config, recipientArgs: string[]): Promise<number> {
+  const recipients = recipientArgs.length > 0 ? recipientArgs : config.backup.recipients;
+  if (recipients.length === 0) throw new UsageError("no recipients: set backup.recipients in the configuration or pass --recipient age1…");
+  // Safe while the server runs: the snapshot reads through its own SQLite connection.
+  const { core, storage } = await openCore(config, { log: createLogger({ level: "warn" }) });
+  const progress = progressPrinter("backup");
+  try {
+    const result = await createBackup({
+      storage,
+      dataDir: config.dataDir,
+      trees: fileTrees(core.loadedModules().map((m) => m.fileTrees)),
+      recipients,
+      dir: config.backup.dir,
+      hosts: config.hosts,
+      onProgress: (p) => progress.update(p),
+    });
+    progress.done();
+    const removed = await rotateBackups(config.backup.dir, config.backup.keep);
+    process.stdout.write(`${result.path}\n`);
+    process.stderr.write(`backup: ${result.manifest.rows} rows, ${result.manifest.files} files, ${result.bytes} bytes encrypted to ${recipients.length} recipient(s)${removed.length ? `; removed ${removed.length} old backup(s)` : ""}\n`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function restoreCommand(config: Config, file: string | undefined, identityFiles: string[], force: boolean): Promise<number> {
+  if (!file) throw new UsageError("restore needs the backup file: warbler restore <file> --identity <keyfile>");
+  if (identityFiles.length === 0) throw new UsageError("restore needs --identity <keyfile> (an age identity file, e.g. from age-keygen)");
+  const identities: string[] = [];
+  for (const f of identityFiles) identities.push(...parseIdentities(await readFile(f, "utf8")));
+  let progress = progressPrinter("verify");
+  let step = "verify";
+  try {
+    const { manifest } = await restoreServer({
+      config,
+      file,
+      identities,
+      force,
+      onProgress: (p) => {
+        if (p.step !== step) {
+          progress.done();
+          step = p.step;
+          progress = progressPrinter(p.step);
+        }
+        progress.update(p);
+      },
+    });
+    progress.done();
+    process.stdout.write(`restored ${manifest.rows} rows and ${manifest.files} files into ${config.dataDir}\n`);
+    return 0;
+  } catch (err) {
+    progress.done();
+    if (err instanceof RestoreRefused) throw new UsageError(err.message);
+    if (err instanceof BackupFormatError) {
+      process.stderr.write(`warbler: restore refused: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
   }
 }
 

@@ -12,6 +12,7 @@ import { listenHttp, type UpgradeHandler } from "./transport/http.js";
 import { websocketUpgrade } from "./transport/websocket.js";
 import { allModules } from "./modules/index.js";
 import type { ModuleManifest } from "./core/module.js";
+import { startBackupSchedule } from "./core/lifecycle/backup-schedule.js";
 
 export interface RunningServer {
   readonly core: Core;
@@ -101,6 +102,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw err;
   }
   await core.started();
+  // Scheduled encrypted backups (backup.recipients, backup.intervalHours); off when unconfigured.
+  const backups = await startBackupSchedule(config, storage, core.loadedModules().map((m) => m.fileTrees), log).catch(async (err: unknown) => {
+    for (const l of listeners) await l.close();
+    await core.stop();
+    await storage.close();
+    throw err;
+  });
   log.info({ hosts: config.hosts, modules: core.loadedModules().map((m) => m.name) }, "Warbler started");
   let stopped: Promise<void> | undefined;
   return {
@@ -111,6 +119,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     stop() {
       stopped ??= (async () => {
         const closing = listeners.map((l) => l.close());
+        await backups?.stop(); // aborts a backup in progress before storage closes
         await core.stop();
         // Give the last writes (<system-shutdown/>) a moment to leave before storage closes.
         await new Promise((r) => setTimeout(r, 50));

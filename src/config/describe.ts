@@ -42,6 +42,7 @@ function defaultAt(path: string[]): string {
   let v: unknown = defaultConfig();
   for (const p of path) v = (v as Record<string, unknown> | undefined)?.[p];
   if (path.join(".") === "storage.path") return "<dataDir>/warbler.sqlite";
+  if (path.join(".") === "backup.dir") return "<dataDir>/backups";
   if (v === undefined) return "(none)";
   return JSON.stringify(v);
 }

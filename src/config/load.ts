@@ -13,7 +13,7 @@ export { ConfigError, defaultConfig, parseConfig, type Config } from "./schema.j
  *
  * - `path` undefined: the defaults (plus environment overrides).
  * - `env.WARBLER_DATA_DIR`, when set and non-empty, replaces `dataDir`.
- * - Relative paths in the file (dataDir, storage.path, tls.certificates[].cert/key) are
+ * - Relative paths in the file (dataDir, storage.path, backup.dir, tls.certificates[].cert/key) are
  *   resolved against the file's directory, so the server behaves the same from any working
  *   directory; relative paths from the environment or the defaults against the working directory.
  *   Every path in the result is absolute.
@@ -49,6 +49,7 @@ export function loadConfig(path?: string, env: NodeJS.ProcessEnv = process.env):
     ...config,
     dataDir: resolve(baseDir, config.dataDir),
     storage: { ...config.storage, path: resolve(baseDir, config.storage.path) },
+    backup: { ...config.backup, dir: resolve(baseDir, config.backup.dir) },
     tls: {
       ...config.tls,
       certificates: config.tls.certificates.map((c) => ({ cert: resolve(baseDir, c.cert), key: resolve(baseDir, c.key) })),

@@ -43,6 +43,9 @@ const rateWindow = (max: number, windowSeconds: number, what: string) =>
     .strict()
     .default({});
 
+/** An age X25519 recipient (bech32, "age1" + 58 characters); the backup code parses it fully. */
+const ageRecipient = z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, "must be an age public key: age1 followed by 58 characters, as age-keygen prints it");
+
 /** The raw schema, before derived defaults (storage.path) are filled in. */
 export const rawConfigSchema = z
   .object({
@@ -330,6 +333,18 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    backup: z
+      .object({
+        recipients: z
+          .array(ageRecipient)
+          .default([])
+          .describe("Public keys (age1…, as `age-keygen` prints them) every backup is encrypted to; the server needs no private key. Empty: no scheduled backups, and `warbler backup` needs --recipient."),
+        dir: filePath.optional().describe("Directory the backups are written to. Default: <dataDir>/backups; better a disk or machine of its own."),
+        intervalHours: z.number().int().min(0).default(24).describe("Hours between scheduled backups made by the running server; 0 turns them off (`warbler backup` still works, e.g. from cron)."),
+        keep: positiveInt.default(7).describe("Newest backups kept in the directory; older ones are deleted after each backup. Deleted accounts and messages leave the backups after keep × intervalHours."),
+      })
+      .strict()
+      .default({}),
     modules: z
       .object({
         disabled: z.array(z.string().min(1)).default([]).describe("Names of feature modules to turn off."),
@@ -343,6 +358,7 @@ export const rawConfigSchema = z
 export const configSchema = rawConfigSchema.transform((c) => ({
   ...c,
   storage: { ...c.storage, path: c.storage.path ?? join(c.dataDir, "warbler.sqlite") },
+  backup: { ...c.backup, dir: c.backup.dir ?? join(c.dataDir, "backups") },
 }));
 
 /** A validated configuration with every default filled in. */

@@ -109,6 +109,11 @@ export interface ModuleManifest<S extends Record<string, StoreDeclaration> = Rec
   };
   /** Stores the module owns, each with its lifecycle; computed from the config when retention is configurable. */
   stores?: S | ((config: Config) => S);
+  /**
+   * Directories under the data directory where the module keeps files (plain names, e.g.
+   * "uploads"): backups include them and restores put them back (src/core/lifecycle/backup.ts).
+   */
+  fileTrees?: string[];
   /** Modules whose services this one needs (loaded first). */
   after?: string[];
   setup(ctx: ModuleContext<S>): void | Promise<void>;

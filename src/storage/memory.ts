@@ -2,6 +2,7 @@
 // which the contract suite in test/contract/ proves. Archive paging follows XEP-0313 + XEP-0059.
 import {
   StorageError,
+  checkRestoredRow,
   checkTime,
   compareCodePoints,
   decodeValue,
@@ -17,6 +18,7 @@ import type {
   DumpedRow,
   KvStore,
   MapStore,
+  SnapshotRow,
   StorageBackend,
 } from "./types.js";
 
@@ -38,6 +40,22 @@ interface ArchiveRow {
 /** Store order: by time, then by insertion. */
 function before(a: ArchiveRow, b: ArchiveRow): boolean {
   return a.when < b.when || (a.when === b.when && a.seq < b.seq);
+}
+
+/** Inserts after every row with when <= row.when: equal timestamps keep arrival order. */
+function insertSorted(rows: ArchiveRow[], row: ArchiveRow): void {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(row, rows[mid]!)) hi = mid;
+    else lo = mid + 1;
+  }
+  rows.splice(lo, 0, row);
+}
+
+function sortedKeys<V>(m: Map<string, V> | undefined): string[] {
+  return [...(m?.keys() ?? [])].sort(compareCodePoints);
 }
 
 function toItem<T>(r: ArchiveRow): ArchiveItem<T> {
@@ -170,16 +188,7 @@ export function createMemoryBackend(opts: MemoryBackendOptions = {}): StorageBac
         const rows = rowsOf(store, owner);
         const id = item.id ?? newArchiveId();
         if (rows.some((r) => r.id === id)) throw new StorageError("conflict", "archive id already exists");
-        const row: ArchiveRow = { seq: ++seq, id, when, with: item.with ?? "", value: text };
-        // Insert after every row with when <= row.when: equal timestamps keep arrival order.
-        let lo = 0;
-        let hi = rows.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (before(row, rows[mid]!)) hi = mid;
-          else lo = mid + 1;
-        }
-        rows.splice(lo, 0, row);
+        insertSorted(rows, { seq: ++seq, id, when, with: item.with ?? "", value: text });
         setRows(store, owner, rows);
         return id;
       },
@@ -332,6 +341,70 @@ export function createMemoryBackend(opts: MemoryBackendOptions = {}): StorageBac
         for (const [owner, rows] of byOwner) {
           for (const r of rows) if (has(owner) || has(r.id) || has(r.with) || has(r.value)) n++;
         }
+      }
+      return n;
+    },
+
+    // ---- Whole-store snapshot and restore (backups) ----
+
+    snapshot(): AsyncIterable<SnapshotRow> {
+      return {
+        async *[Symbol.asyncIterator]() {
+          open();
+          // Collected synchronously, so no write can interleave: one point in time. Cells and
+          // rows are replaced, never mutated, so holding references is enough.
+          const out: SnapshotRow[] = [];
+          for (const store of sortedKeys(kvData)) {
+            const byOwner = kvData.get(store)!;
+            for (const owner of sortedKeys(byOwner)) {
+              const c = byOwner.get(owner)!;
+              out.push({ shape: "kv", store, owner, value: c.value, updated: c.updated });
+            }
+          }
+          for (const store of sortedKeys(mapData)) {
+            const byOwner = mapData.get(store)!;
+            for (const owner of sortedKeys(byOwner)) {
+              const keys = byOwner.get(owner)!;
+              for (const key of sortedKeys(keys)) {
+                const c = keys.get(key)!;
+                out.push({ shape: "map", store, owner, key, value: c.value, updated: c.updated });
+              }
+            }
+          }
+          for (const store of sortedKeys(archiveData)) {
+            const byOwner = archiveData.get(store)!;
+            for (const owner of sortedKeys(byOwner)) {
+              for (const r of byOwner.get(owner)!) {
+                out.push({ shape: "archive", store, owner, seq: r.seq, id: r.id, when: r.when, with: r.with, value: r.value });
+              }
+            }
+          }
+          yield* out;
+        },
+      };
+    },
+
+    async restoreRows(rows) {
+      open();
+      let n = 0;
+      for await (const r of rows) {
+        open();
+        checkRestoredRow(r);
+        if (r.shape === "kv") {
+          const byOwner = child(kvData, r.store, () => new Map<string, Cell>());
+          if (byOwner.has(r.owner)) throw new StorageError("conflict", "kv row exists already");
+          byOwner.set(r.owner, { value: r.value, updated: r.updated });
+        } else if (r.shape === "map") {
+          const keys = child(child(mapData, r.store, () => new Map<string, Map<string, Cell>>()), r.owner, () => new Map<string, Cell>());
+          if (keys.has(r.key)) throw new StorageError("conflict", "map row exists already");
+          keys.set(r.key, { value: r.value, updated: r.updated });
+        } else {
+          const list = rowsOf(r.store, r.owner);
+          if (list.some((x) => x.id === r.id)) throw new StorageError("conflict", "archive id already exists");
+          insertSorted(list, { seq: ++seq, id: r.id, when: r.when, with: r.with, value: r.value });
+          setRows(r.store, r.owner, list);
+        }
+        n++;
       }
       return n;
     },

@@ -1,7 +1,7 @@
 // Pieces every storage backend shares so they behave identically: coded errors, JSON encoding,
 // archive id generation (XEP-0359 stanza ids) and the normalised archive query (XEP-0313, XEP-0059).
 import { randomBytes } from "node:crypto";
-import type { ArchiveQuery } from "./types.js";
+import type { ArchiveQuery, SnapshotRow } from "./types.js";
 
 /** Codes a storage call can fail with; callers map them to protocol errors. */
 export type StorageErrorCode =
@@ -120,4 +120,30 @@ export function compareCodePoints(a: string, b: string): number {
     if (x > 0xffff) i++;
   }
   return a.length - b.length;
+}
+
+/**
+ * Checks a row given to restoreRows (it comes from a backup file): the fields a backend indexes
+ * must have their types, and the value must be JSON text, so no backend stores what it could
+ * not read back.
+ */
+export function checkRestoredRow(r: SnapshotRow): void {
+  const str = (x: unknown): boolean => typeof x === "string";
+  const ok =
+    r !== null &&
+    typeof r === "object" &&
+    str(r.store) &&
+    str(r.owner) &&
+    str(r.value) &&
+    (r.shape === "kv"
+      ? Number.isSafeInteger(r.updated)
+      : r.shape === "map"
+        ? str(r.key) && Number.isSafeInteger(r.updated)
+        : r.shape === "archive" && str(r.id) && r.id !== "" && str(r.with) && Number.isSafeInteger(r.when));
+  if (!ok) throw new StorageError("bad-argument", "malformed row");
+  try {
+    JSON.parse(r.value);
+  } catch {
+    throw new StorageError("bad-value", "row value is not JSON text");
+  }
 }

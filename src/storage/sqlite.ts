@@ -16,6 +16,7 @@ import {
 } from "kysely";
 import {
   StorageError,
+  checkRestoredRow,
   checkTime,
   decodeValue,
   encodeValue,
@@ -30,6 +31,7 @@ import type {
   DumpedRow,
   KvStore,
   MapStore,
+  SnapshotRow,
   StorageBackend,
 } from "./types.js";
 
@@ -203,7 +205,7 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
     await db.destroy();
     throw err;
   }
-  return sqliteBackend(db, now, checkpointer, archiveLog);
+  return sqliteBackend(db, now, checkpointer, { raw, path: memory ? undefined : opts.path }, archiveLog);
 }
 
 /** How often the worker folds the WAL into the database file. */
@@ -304,7 +306,13 @@ interface PendingAppend {
   reject: (err: unknown) => void;
 }
 
-function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointer?: Checkpointer, archiveLog?: ArchiveLog): StorageBackend {
+function sqliteBackend(
+  db: Kysely<WarblerSchema>,
+  now: () => number,
+  checkpointer: Checkpointer | undefined,
+  file: SnapshotSource,
+  archiveLog?: ArchiveLog,
+): StorageBackend {
   let closed = false;
   function open(): void {
     if (closed) throw new StorageError("closed", "storage backend is closed");
@@ -668,6 +676,7 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
 
     async countRows() {
       open();
+      await settle();
       const out: Record<string, number> = {};
       for (const table of ["kv", "map", "archive"] as const) {
         const rows = await db
@@ -679,6 +688,8 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
       }
       return out;
     },
+    snapshot: () => snapshotRows(file, db, open, settle),
+    restoreRows: (rows) => restoreSnapshotRows(db, open, rows),
 
     async close() {
       if (closed) return;
@@ -691,4 +702,119 @@ function sqliteBackend(db: Kysely<WarblerSchema>, now: () => number, checkpointe
       await db.destroy();
     },
   };
+}
+
+// ---- Whole-database snapshot and restore (backups) -------------------------------------------
+// Kept apart from the append path: these read and write the three tables directly.
+
+/** Where a snapshot reads from: the main connection, and the file for a second connection. */
+interface SnapshotSource {
+  raw: Database.Database;
+  /** The database file; undefined for ":memory:". */
+  path: string | undefined;
+}
+
+type RawKv = { store: string; owner: string; value: string; updated: number };
+type RawMap = RawKv & { key: string };
+type RawArchive = { store: string; owner: string; seq: number; id: string; when: number; with: string; value: string };
+
+// SQLite-specific SQL (better-sqlite3 statements): a streaming cursor has no kysely equivalent.
+const SNAPSHOT_SQL = {
+  kv: "select store, owner, value, updated from kv order by store, owner",
+  map: "select store, owner, key, value, updated from map order by store, owner, key",
+  archive: 'select store, owner, seq, id, "when", "with", value from archive order by store, owner, "when", seq',
+} as const;
+
+function* rowsFrom(conn: Database.Database): Generator<SnapshotRow> {
+  for (const r of conn.prepare(SNAPSHOT_SQL.kv).iterate() as IterableIterator<RawKv>) {
+    yield { shape: "kv", store: r.store, owner: r.owner, value: r.value, updated: Number(r.updated) };
+  }
+  for (const r of conn.prepare(SNAPSHOT_SQL.map).iterate() as IterableIterator<RawMap>) {
+    yield { shape: "map", store: r.store, owner: r.owner, key: r.key, value: r.value, updated: Number(r.updated) };
+  }
+  for (const r of conn.prepare(SNAPSHOT_SQL.archive).iterate() as IterableIterator<RawArchive>) {
+    yield { shape: "archive", store: r.store, owner: r.owner, seq: Number(r.seq), id: r.id, when: Number(r.when), with: r.with, value: r.value };
+  }
+}
+
+/**
+ * A file database is read through a second, read-only connection inside one read transaction:
+ * WAL gives it a stable snapshot while the server goes on writing through the first. An
+ * in-memory database has no second connection; it is read at once while holding the connection.
+ */
+function snapshotRows(
+  src: SnapshotSource,
+  db: Kysely<WarblerSchema>,
+  open: () => void,
+  settle: () => Promise<void>,
+): AsyncIterable<SnapshotRow> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      open();
+      await settle(); // appends accepted before the snapshot are in it (moved out of the archive log)
+      if (src.path === undefined) {
+        // Holding kysely's only connection: no transaction of ours is half-done meanwhile.
+        const all = await db.connection().execute(async () => [...rowsFrom(src.raw)]);
+        yield* all;
+        return;
+      }
+      const reader = new Database(src.path, { readonly: true, fileMustExist: true });
+      try {
+        reader.pragma("busy_timeout = 5000");
+        reader.exec("begin"); // deferred: the snapshot is fixed by the first read
+        let i = 0;
+        for (const row of rowsFrom(reader)) {
+          yield row;
+          // Let the event loop breathe on long runs when the consumer is synchronous.
+          if (++i % 1000 === 0) await new Promise<void>((r) => setImmediate(r));
+        }
+        reader.exec("commit");
+      } finally {
+        reader.close(); // also ends the read transaction when the consumer stopped early
+      }
+    },
+  };
+}
+
+/** Rows per restore transaction. */
+const RESTORE_BATCH = 1000;
+
+async function restoreSnapshotRows(
+  db: Kysely<WarblerSchema>,
+  open: () => void,
+  rows: AsyncIterable<SnapshotRow> | Iterable<SnapshotRow>,
+): Promise<number> {
+  open();
+  let total = 0;
+  let batch: SnapshotRow[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const b = batch;
+    batch = [];
+    open();
+    try {
+      await db.transaction().execute(async (trx) => {
+        for (const r of b) {
+          if (r.shape === "kv") {
+            await trx.insertInto("kv").values({ store: r.store, owner: r.owner, value: r.value, updated: r.updated }).execute();
+          } else if (r.shape === "map") {
+            await trx.insertInto("map").values({ store: r.store, owner: r.owner, key: r.key, value: r.value, updated: r.updated }).execute();
+          } else {
+            // seq is assigned anew in the given order: the store order survives, not the numbers.
+            await trx.insertInto("archive").values({ store: r.store, owner: r.owner, id: r.id, when: r.when, with: r.with, value: r.value }).execute();
+          }
+        }
+      });
+    } catch (err) {
+      throw isUniqueViolation(err) ? new StorageError("conflict", "restored row exists already") : err;
+    }
+    total += b.length;
+  };
+  for await (const r of rows) {
+    checkRestoredRow(r);
+    batch.push(r);
+    if (batch.length >= RESTORE_BATCH) await flush();
+  }
+  await flush();
+  return total;
 }

@@ -126,6 +126,18 @@ export type DumpedRow =
   | { shape: "map"; key: string; value: unknown }
   | { shape: "archive"; id: string; when: number; with: string; value: unknown };
 
+/**
+ * One stored row of any store, as {@link StorageBackend.snapshot} yields it and
+ * {@link StorageBackend.restoreRows} takes it (backups). `value` is the stored JSON text, so a
+ * snapshot round-trips values exactly; `updated` is kept so retention goes on after a restore.
+ * `seq` is the archive's arrival order (the tie-breaker of equal `when`s); a restore keeps the
+ * order, not the numbers.
+ */
+export type SnapshotRow =
+  | { shape: "kv"; store: string; owner: string; value: string; updated: number }
+  | { shape: "map"; store: string; owner: string; key: string; value: string; updated: number }
+  | { shape: "archive"; store: string; owner: string; seq: number; id: string; when: number; with: string; value: string };
+
 /** A storage backend: SQLite (default), memory (tests), later PostgreSQL. */
 export interface StorageBackend {
   readonly kind: string;
@@ -151,6 +163,19 @@ export interface StorageBackend {
   countMentions(needle: string): Promise<number>;
   /** Rows per store name (kv values, map entries, archive items), for the metrics endpoint. */
   countRows?(): Promise<Record<string, number>>;
+  /**
+   * Every row of every store from one consistent point in time (one read transaction): kv rows
+   * by (store, owner), then map rows by (store, owner, key), then archive rows by (store, owner)
+   * in store order. Streams; writers are not blocked while it is consumed (SQLite files read
+   * through a second connection). Stop early with `break`/`return` to release the snapshot.
+   */
+  snapshot(): AsyncIterable<SnapshotRow>;
+  /**
+   * Inserts rows as {@link snapshot} yields them (meant for an empty backend: a row whose key
+   * exists already throws StorageError "conflict"), keeping `updated` stamps and, per archive,
+   * the given order. Commits in batches; returns the number of rows written.
+   */
+  restoreRows(rows: AsyncIterable<SnapshotRow> | Iterable<SnapshotRow>): Promise<number>;
   /**
    * Flushes and closes; later calls reject with StorageError "closed". Idempotent. Callers
    * await their pending calls first (a call still queued when the database closes may fail).

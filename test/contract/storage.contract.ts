@@ -2,7 +2,7 @@
 // owner purge, expiry, privacy counts). Archive paging is checked against XEP-0313 + XEP-0059.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { ArchiveItem, StorageBackend } from "../../src/storage/types.js";
+import type { ArchiveItem, SnapshotRow, StorageBackend } from "../../src/storage/types.js";
 
 /** Builds a fresh, empty backend; the suite passes a clock it controls. */
 export type MakeBackend = (opts: { now: () => number }) => Promise<StorageBackend>;
@@ -533,6 +533,111 @@ export function runStorageContract(name: string, make: MakeBackend): void {
         assert.deepEqual(await s.map("big").get("o", "k"), many);
         const item = (await s.archive("big").query("o")).items[0]!;
         assert.deepEqual(item.value, { big, many });
+      });
+    });
+
+    describe("snapshot and restore (backups)", () => {
+      async function drain(it: AsyncIterable<SnapshotRow>): Promise<SnapshotRow[]> {
+        const out: SnapshotRow[] = [];
+        for await (const r of it) out.push(r);
+        return out;
+      }
+      /** A snapshot without the archive seq numbers (a restore keeps the order, not the numbers). */
+      const withoutSeq = (rows: SnapshotRow[]): unknown[] => rows.map((r) => (r.shape === "archive" ? { ...r, seq: 0 } : r));
+
+      async function populate(): Promise<void> {
+        await s.kv("accounts").set("juliet@example.com", { salt: "c2FsdA==", iterations: 4096 });
+        await s.kv("accounts").set("ñandú@example.com", { salt: "x" });
+        await s.kv("accounts").set("𝔞@example.com", { salt: "y" }); // above U+FFFF: code point order
+        clock += 1000;
+        await s.kv("vcard").set("juliet@example.com", { fn: "Juliet", note: "line\nbreak \u2028 \"quoted\"" });
+        await s.map("roster").setMany("juliet@example.com", { "romeo@example.com": { sub: "both" }, "nurse@example.com": { sub: "to" } });
+        clock += 1000;
+        await s.map("roster").set("romeo@example.com", "juliet@example.com", { sub: "both" });
+        // equal timestamps: the store order is arrival order; a deleted item leaves a seq gap
+        const gone = await s.archive("mam").append("juliet@example.com", { when: 5000, with: "romeo@example.com", value: { body: "x" } });
+        for (let i = 0; i < 4; i++) await s.archive("mam").append("juliet@example.com", { when: 5000, with: "romeo@example.com", value: { body: `m${i}` } });
+        await s.archive("mam").append("juliet@example.com", { when: 4000, value: { body: "earlier" } });
+        await s.archive("mam").delete("juliet@example.com", { ids: [gone] });
+        await s.archive("offline").append("romeo@example.com", { id: "given-id", value: { body: "later" } });
+      }
+
+      async function dumpAll(b: StorageBackend): Promise<unknown> {
+        const owners = ["juliet@example.com", "romeo@example.com", "ñandú@example.com", "𝔞@example.com"];
+        const stores = ["accounts", "vcard", "roster", "mam", "offline"];
+        const out: Record<string, unknown> = {};
+        for (const st of stores) for (const o of owners) out[`${st}/${o}`] = await b.dumpOwner(o, st);
+        return out;
+      }
+
+      it("snapshot then restore into an empty backend gives the same data, order and stamps", async () => {
+        await populate();
+        const rows = await drain(s.snapshot());
+        assert.equal(rows.length, 3 + 1 + 3 + 5 + 1);
+        // kv, then map, then archive; archive rows carry their order
+        assert.deepEqual([...new Set(rows.map((r) => r.shape))], ["kv", "map", "archive"]);
+        const mam = rows.filter((r) => r.shape === "archive" && r.store === "mam");
+        assert.deepEqual(mam.map((r) => JSON.parse(r.value).body), ["earlier", "m0", "m1", "m2", "m3"]);
+        assert.deepEqual(rows.filter((r) => r.store === "accounts").map((r) => r.owner), ["juliet@example.com", "ñandú@example.com", "𝔞@example.com"]);
+
+        const t = await make({ now: () => clock + 99_999 });
+        try {
+          assert.equal(await t.restoreRows(rows), rows.length);
+          assert.deepEqual(await dumpAll(t), await dumpAll(s));
+          assert.deepEqual(withoutSeq(await drain(t.snapshot())), withoutSeq(rows));
+          // updated stamps survive: retention expires the same rows as in the original
+          assert.equal(await t.expire("accounts", T0 + 500), 3);
+          // a new item at an equal time still sorts after the restored ones
+          const late = await t.archive("mam").append("juliet@example.com", { when: 5000, value: { body: "new" } });
+          assert.equal((await t.archive("mam").query("juliet@example.com", { reverse: true, limit: 1 })).items[0]!.id, late);
+        } finally {
+          await t.close();
+        }
+      });
+
+      it("restores from an async stream, and a conflicting or malformed row is refused", async () => {
+        await populate();
+        const t = await make({ now: () => clock });
+        try {
+          async function* gen(): AsyncGenerator<SnapshotRow> {
+            yield* s.snapshot();
+          }
+          await t.restoreRows(gen());
+          assert.deepEqual(await dumpAll(t), await dumpAll(s));
+          await rejectsWith(t.restoreRows([{ shape: "kv", store: "vcard", owner: "juliet@example.com", value: "1", updated: T0 }]), "conflict");
+          await rejectsWith(t.restoreRows([{ shape: "archive", store: "mam", owner: "juliet@example.com", seq: 1, id: "given-id", when: 1, with: "", value: "1" }]).then(() => t.restoreRows([{ shape: "archive", store: "mam", owner: "juliet@example.com", seq: 1, id: "given-id", when: 1, with: "", value: "1" }])), "conflict");
+          await rejectsWith(t.restoreRows([{ shape: "map", store: "r", owner: "o", value: "1", updated: T0 } as unknown as SnapshotRow]), "bad-argument");
+          await rejectsWith(t.restoreRows([{ shape: "kv", store: "r", owner: "o2", value: "{not json", updated: T0 }]), "bad-value");
+        } finally {
+          await t.close();
+        }
+      });
+
+      it("is one point in time: writes during the iteration are not in it", async () => {
+        await populate();
+        const it = s.snapshot()[Symbol.asyncIterator]();
+        const first = await it.next();
+        assert.equal(first.done, false);
+        await s.kv("vcard").set("late@example.com", { fn: "Late" });
+        await s.archive("mam").append("juliet@example.com", { when: 9000, value: { body: "written-during" } });
+        await s.map("roster").set("juliet@example.com", "romeo@example.com", undefined);
+        const rest: SnapshotRow[] = [first.value as SnapshotRow];
+        for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+        assert.equal(rest.length, 13);
+        assert.ok(!rest.some((r) => r.owner === "late@example.com" || r.value.includes("written-during")));
+        assert.ok(rest.some((r) => r.shape === "map" && r.owner === "juliet@example.com" && r.key === "romeo@example.com"));
+      });
+
+      it("an abandoned snapshot releases the backend", async () => {
+        await populate();
+        for await (const _ of s.snapshot()) break;
+        await s.kv("vcard").set("after@example.com", 1);
+        assert.equal((await drain(s.snapshot())).length, 14);
+      });
+
+      it("an empty backend snapshots to nothing", async () => {
+        assert.deepEqual(await drain(s.snapshot()), []);
+        assert.equal(await s.restoreRows([]), 0);
       });
     });
 

@@ -32,6 +32,18 @@ describe("privacy inventory", () => {
     assert.equal(doc, await inventory());
   });
 
+  it("says how backups are made and how long deleted data stays in them", async () => {
+    assert.match(await inventory(), /Warbler makes no backups on this server/);
+    const key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    const md = await inventory({ backup: { recipients: [key, key.replace("ql3", "ql4")], intervalHours: 12, keep: 14 } });
+    assert.match(md, /encrypted\nto 2 public keys/);
+    assert.match(md, /every 12 hours/);
+    assert.match(md, /newest 14 backups are kept/);
+    assert.match(md, /for at most 7 days \(14 × 12 hours\) after the deletion/);
+    assert.doesNotMatch(md, /makes no backups/);
+    assert.match(await inventory({ backup: { recipients: [key], intervalHours: 0, keep: 3 } }), /only when an administrator runs/);
+  });
+
   it("words durations", () => {
     assert.equal(describeDuration(86_400_000), "1 day");
     assert.equal(describeDuration(3 * 3_600_000), "3 hours");

@@ -106,18 +106,52 @@ export function buildInventory(stores: RegisteredStore[], config: Config): Inven
         title: "Retention",
         paragraphs: [`Data with a time limit is deleted by a sweep at start-up and every ${describeDuration(RETENTION_SWEEP_MS)}.`],
       },
-      { title: "Backups", paragraphs: backupParagraphs(config) },
+      { title: "Backups", ...backupContent(config) },
     ],
   };
 }
 
-/**
- * What is true about backups for this configuration. HOOK (issue 7): when Warbler makes its own
- * backups, a `backup` configuration section will describe them here (where, how often, how they
- * are encrypted, how long they are kept); until then no server backup exists to describe.
- */
-export function backupParagraphs(_config: Config): string[] {
-  return ["Warbler does not make backups by itself yet. An administrator who copies the data directory\nmust encrypt the copy."];
+/** The "Backups" section from the live backup configuration: what is made, how often, how long kept. */
+export function backupContent(config: Config): { paragraphs: string[]; bullets: string[] } {
+  const b = config.backup;
+  if (b.recipients.length === 0) {
+    return {
+      paragraphs: [
+        "Warbler makes no backups on this server: none are configured (`backup.recipients` is empty).\n" +
+          "An administrator who copies the data directory by other means must encrypt the copy.",
+      ],
+      bullets: [],
+    };
+  }
+  const keys = b.recipients.length === 1 ? "one public key" : `${b.recipients.length} public keys`;
+  const intro =
+    "Backups of everything listed above (the database and uploaded files; not TLS keys) are encrypted\n" +
+    `to ${keys} in the age format (age-encryption.org) before they are written. The\n` +
+    "server holds no private key: it can write backups but cannot read them; only the holders of the\n" +
+    "matching private keys can. Nothing unencrypted is written to disk while a backup is made.";
+  const kept = `the newest ${b.keep} backup${b.keep === 1 ? " is" : "s are"} kept; older ones are deleted`;
+  if (b.intervalHours > 0) {
+    const window = b.keep * b.intervalHours * 3_600_000;
+    return {
+      paragraphs: [
+        intro,
+        "**Deletions and backups.** Deleting your account, a message or any other data removes it from\n" +
+          "the server at once, but not from backups made before: it stays in them until they are rotated\n" +
+          `out, that is for at most ${describeDuration(window)} (${b.keep} × ${b.intervalHours} hours) after the deletion. A backup\n` +
+          "restored within that window would bring deleted data back; an administrator restoring one must\n" +
+          "delete again what was deleted since the backup was made.",
+      ],
+      bullets: [`**How often:** every ${describeDuration(b.intervalHours * 3_600_000)}, made by the running server.`, `**How long:** ${kept}.`],
+    };
+  }
+  return {
+    paragraphs: [
+      intro,
+      "**Deletions and backups.** Deleted data stays in backups made before the deletion until they\n" +
+        `are rotated out, that is until ${b.keep} newer backup${b.keep === 1 ? " has" : "s have"} been made.`,
+    ],
+    bullets: ["**How often:** only when an administrator runs `warbler backup` (no schedule in the server).", `**How long:** ${kept} after each new backup.`],
+  };
 }
 
 /** The inventory as Markdown. */
@@ -135,10 +169,13 @@ export function privacyInventory(stores: RegisteredStore[], config: Config): str
     lines.push(`| \`${r.store}\` (${r.module}) | ${r.owner} | ${r.purpose} | ${r.retention} | ${r.export ? "yes" : "no"} |`);
   }
   for (const sec of inv.sections) {
-    lines.push("", `## ${sec.title}`, "");
-    for (const p of sec.paragraphs) lines.push(p);
+    if (lines[lines.length - 1] !== "") lines.push("");
+    lines.push(`## ${sec.title}`, "");
+    for (const p of sec.paragraphs) lines.push(p, "");
     for (const b of sec.bullets ?? []) lines.push(`- ${b}`);
+    if (sec.bullets?.length) lines.push("");
   }
-  lines.push("");
+  if (lines[lines.length - 1] !== "") lines.push("");
   return lines.join("\n");
 }
+
