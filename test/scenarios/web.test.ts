@@ -240,7 +240,7 @@ describe("privacy policy page", () => {
     assert.match(rb.body, /<code>archive<\/code>/);
     assert.notEqual(ra.body, rb.body);
     assert.doesNotMatch(rb.body, /90 days at most/);
-    assert.match(ra.body, /Warbler does not make backups by itself/);
+    assert.match(ra.body, /Warbler makes no backups on this server/);
   });
 
   it("is announced in the domain's disco#info (XEP-0128)", async () => {
