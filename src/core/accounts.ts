@@ -49,6 +49,18 @@ export class Accounts {
     }
   }
 
+  /**
+   * Creates an account from SCRAM keys made elsewhere (an import: XEP-0227 files from Prosody,
+   * ejabberd or Warbler), so users keep their passwords; `created` (YYYY-MM-DD) defaults to
+   * today. Throws StanzaError conflict when the account exists.
+   */
+  async createWithCredentials(jid: Jid, creds: ScramCredentials, created?: string): Promise<void> {
+    const key = jid.bareString;
+    if (this.pending.has(key) || (await this.store.get(key)) !== undefined) throw new StanzaError("conflict", "Account exists");
+    const day = created !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(created) ? created : (this.opts.now?.() ?? new Date()).toISOString().slice(0, 10);
+    await this.store.set(key, { created: day, scram: credentialsToJson(creds) });
+  }
+
   /** Replaces the SCRAM keys (new salt); the old password stops working at once. */
   async setPassword(jid: Jid, password: string): Promise<void> {
     const rec = await this.store.get(jid.bareString);

@@ -14,6 +14,8 @@ import { rosterModule } from "./roster/roster.module.js";
 import { presenceModule } from "./presence/presence.module.js";
 import { timeModule } from "./time/time.module.js";
 import { versionModule } from "./version/version.module.js";
+import { adhocModule } from "./adhoc/adhoc.module.js";
+import { exportModule } from "./export/export.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
   discoModule,
@@ -29,4 +31,6 @@ export const allModules: ModuleManifest<any>[] = [
   pingModule,
   versionModule,
   timeModule,
+  adhocModule,
+  exportModule,
 ];

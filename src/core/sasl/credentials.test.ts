@@ -85,8 +85,8 @@ describe("credentials JSON", () => {
       { ...good, iterations: "4096" },
       { ...good, salt: "" },
       { ...good, salt: "not base64!" },
-      { ...good, "SHA-1": { ...good["SHA-1"], storedKey: good["SHA-256"].storedKey } }, // wrong length
-      { ...good, "SHA-256": undefined },
+      { ...good, "SHA-1": { ...good["SHA-1"], storedKey: good["SHA-256"]!.storedKey } }, // wrong length
+      { ...good, "SHA-1": undefined, "SHA-256": undefined }, // no keys at all
     ];
     for (const v of bad) assert.throws(() => credentialsFromJson(v), TypeError, JSON.stringify(v));
   });
