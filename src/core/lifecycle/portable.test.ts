@@ -1,0 +1,74 @@
+// The export/import lifecycle without sockets: every module with an exported account store takes
+// part in the export, unclaimed elements wait and are exported, a Warbler archive parses back.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig } from "../../config/schema.js";
+import { openCore } from "../../server.js";
+import { silentLogger } from "../log.js";
+import type { Core } from "../core.js";
+import type { StorageBackend } from "../../storage/types.js";
+import { jid } from "../../jid/jid.js";
+import { exportAccount, importServerData, parseImportBytes, writeExportArchive } from "./portable.js";
+import { parseDocument } from "./xep0227.js";
+
+describe("account export and import lifecycle", () => {
+  let core: Core;
+  let storage: StorageBackend;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "warbler-portable-"));
+    const config = parseConfig({ hosts: ["example.com"], dataDir: dir, storage: { backend: "memory" }, auth: { scramIterations: 4096 } });
+    ({ core, storage } = await openCore(config, { log: silentLogger() }));
+  });
+  after(async () => {
+    await storage.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("has a portable handler for every module that declares an exported account store", () => {
+    const withHandler = new Set(core.portables().map((p) => p.module));
+    const needed = new Set(
+      core
+        .storeRegistry()
+        .filter((s) => s.module !== "core" && s.declaration.owner === "account" && s.declaration.export)
+        .map((s) => s.module),
+    );
+    for (const m of needed) assert.ok(withHandler.has(m), `module ${m} exports account data but registers no ctx.portable handler`);
+  });
+
+  it("keeps unclaimed elements, exports them, and never exports keys unless asked", async () => {
+    const doc = parseDocument(
+      `<server-data xmlns='urn:xmpp:pie:0'><host jid='example.com'><user name='zoe' password='zoe-pass'><vCard xmlns='vcard-temp'><FN>Zoe</FN></vCard><query xmlns='jabber:iq:roster'><item jid='amy@example.com' subscription='both'/></query></user></host></server-data>`,
+    );
+    const report = await importServerData(core, doc);
+    assert.deepEqual(report.accounts[0]!.pending, ["{vcard-temp}vCard"]);
+    assert.equal(report.accounts[0]!.modules.roster?.imported, 1);
+    const zoe = jid("zoe", "example.com");
+    const user = (await exportAccount(core, zoe, { purpose: "user", credentials: false })).document.getChild("host")!.getChild("user")!;
+    assert.equal(user.getChild("vCard", "vcard-temp")?.getChildText("FN"), "Zoe");
+    assert.equal(user.getChild("scram-credentials"), undefined);
+    const withKeys = (await exportAccount(core, zoe, { purpose: "migration", credentials: true })).document.getChild("host")!.getChild("user")!;
+    assert.equal(withKeys.getChildren("scram-credentials").length, 2);
+    assert.ok(!withKeys.toString().includes("zoe-pass"));
+  });
+
+  it("writes an archive that parses back to the same document", async () => {
+    const zoe = jid("zoe", "example.com");
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    await writeExportArchive(core, zoe, { purpose: "user", credentials: false }, sink);
+    const { root, files } = parseImportBytes(Buffer.concat(chunks));
+    assert.equal(files.size, 0);
+    const expected = (await exportAccount(core, zoe, { purpose: "user", credentials: false })).document;
+    assert.equal(root.toString(), expected.toString());
+  });
+});
