@@ -69,6 +69,24 @@ export class Accounts {
     await this.store.set(jid.bareString, { ...rec, scram: credentialsToJson(creds) });
   }
 
+  /**
+   * Adds the keys an imported account lacks (SHA-256 for accounts from Prosody or ejabberd),
+   * derived from its verified password with its own salt and iteration count, so the existing
+   * keys stay valid. Does nothing when the password does not match or nothing is missing.
+   */
+  async completeCredentials(jid: Jid, password: string): Promise<void> {
+    const rec = await this.store.get(jid.bareString);
+    if (!rec) return;
+    const creds = credentialsFromJson(rec.scram);
+    if (creds["SHA-1"] && creds["SHA-256"]) return;
+    if (!(await verifyPassword(creds, password))) return;
+    const full = await deriveCredentials(password, creds.iterations, creds.salt);
+    const now = await this.store.get(jid.bareString);
+    // a password change meanwhile wins
+    if (!now || JSON.stringify(now.scram) !== JSON.stringify(rec.scram)) return;
+    await this.store.set(jid.bareString, { ...now, scram: credentialsToJson(full) });
+  }
+
   async getCredentials(jid: Jid): Promise<ScramCredentials | undefined> {
     const rec = await this.store.get(jid.bareString);
     return rec ? credentialsFromJson(rec.scram) : undefined;

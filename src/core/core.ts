@@ -487,6 +487,7 @@ export class Core {
       plusOffered: (cb?.types.length ?? 0) > 0,
       fakeSaltSecret: this.secret,
       iterations: this.config.auth.scramIterations,
+      completeCredentials: (username, password) => this.accounts.completeCredentials(new Jid(username, session.host, ""), password),
       domain: session.host,
       tlsActive: session.transport.secure,
     };

@@ -65,6 +65,11 @@ export interface SaslContext {
   /** Default iteration count reported for unknown users. */
   iterations: number;
   /**
+   * Called after a successful PLAIN login of an account whose credentials lack a hash (imported
+   * with SHA-1 keys only), with the verified password, so the missing keys can be added.
+   */
+  completeCredentials?(username: string, password: string): Promise<void>;
+  /**
    * The host's domain. When set, an authzid equal to the bare JID `user@domain` of the
    * authenticating user is accepted as well as the plain username (RFC 6120 §6.3.8).
    */
