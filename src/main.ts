@@ -177,10 +177,11 @@ async function privacyCommand(config: Config): Promise<number> {
 
 async function exportCommand(arg: string | undefined, out: string | undefined, withCredentials: boolean, config: Config): Promise<number> {
   const jid = accountJid(arg, config);
+  const file = out ?? `${jid.bareString}.tar.gz`;
+  if (file !== "-" && existsSync(file)) throw new UsageError(`${file} exists already; name another file with --out`);
   const { core, storage } = await openCore(config, { log: createLogger({ level: "warn" }) });
   try {
     if (!(await core.accounts.exists(jid))) throw new UsageError(`${jid.bareString} does not exist`);
-    const file = out ?? `${jid.bareString}.tar.gz`;
     await exportToFile(core, jid, file, withCredentials);
     if (file !== "-") process.stderr.write(`exported ${jid.bareString} to ${file}${withCredentials ? " (with SCRAM keys: keep it safe)" : ""}\n`);
     return 0;

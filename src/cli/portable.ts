@@ -1,23 +1,31 @@
 // The `export` and `import` commands: an account's data as a XEP-0227 archive, and XEP-0227
 // files (Prosody's prosody-migrator, ejabberd's export_piefxis, Warbler's own exports) imported.
 import { createWriteStream } from "node:fs";
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, unlink } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import type { Core } from "../core/core.js";
 import type { Jid } from "../jid/jid.js";
 import { importServerData, parseImportBytes, writeExportArchive, type ImportReport } from "../core/lifecycle/portable.js";
-import { readXep0227File } from "../core/lifecycle/xep0227.js";
+import { Xep0227Error, readXep0227File } from "../core/lifecycle/xep0227.js";
 
 /** Writes the export archive of `account` to `out` (a path; "-" for stdout). */
 export async function exportToFile(core: Core, account: Jid, out: string, withCredentials: boolean): Promise<void> {
   // PRIVACY: the archive holds personal data: readable by the owner only (XEP-0227 §7)
   const stream: Writable = out === "-" ? process.stdout : createWriteStream(out, { mode: 0o600, flags: "wx" });
-  await writeExportArchive(core, account, { purpose: withCredentials ? "migration" : "user", credentials: withCredentials }, stream);
+  try {
+    await writeExportArchive(core, account, { purpose: withCredentials ? "migration" : "user", credentials: withCredentials }, stream);
+  } catch (err) {
+    // no half-written archive is left behind
+    if (out !== "-") await unlink(out).catch(() => {});
+    throw err;
+  }
 }
 
 /** True when the file starts like a gzip stream or a ustar archive (a Warbler export). */
 async function isArchive(path: string): Promise<boolean> {
-  const fh = await open(path, "r");
+  const fh = await open(path, "r").catch((err: Error) => {
+    throw new Xep0227Error(`cannot read ${path}: ${err.message}`);
+  });
   try {
     const head = Buffer.alloc(262);
     const { bytesRead } = await fh.read(head, 0, 262, 0);
