@@ -1,6 +1,5 @@
 // The `export` and `import` commands: an account's data as a XEP-0227 archive, and XEP-0227
 // files (Prosody's prosody-migrator, ejabberd's export_piefxis, Warbler's own exports) imported.
-import { createWriteStream } from "node:fs";
 import { open, readFile, unlink } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import type { Core } from "../core/core.js";
@@ -11,7 +10,8 @@ import { Xep0227Error, readXep0227File } from "../core/lifecycle/xep0227.js";
 /** Writes the export archive of `account` to `out` (a path; "-" for stdout). */
 export async function exportToFile(core: Core, account: Jid, out: string, withCredentials: boolean): Promise<void> {
   // PRIVACY: the archive holds personal data: readable by the owner only (XEP-0227 §7)
-  const stream: Writable = out === "-" ? process.stdout : createWriteStream(out, { mode: 0o600, flags: "wx" });
+  // the file is created (exclusively) before anything can fail, so a failure removes only our own file
+  const stream: Writable = out === "-" ? process.stdout : (await open(out, "wx", 0o600)).createWriteStream();
   try {
     await writeExportArchive(core, account, { purpose: withCredentials ? "migration" : "user", credentials: withCredentials }, stream);
   } catch (err) {
