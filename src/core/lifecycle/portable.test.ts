@@ -14,6 +14,42 @@ import type { StorageBackend } from "../../storage/types.js";
 import { jid } from "../../jid/jid.js";
 import { exportAccount, importServerData, parseImportBytes, writeExportArchive } from "./portable.js";
 import { parseDocument } from "./xep0227.js";
+import { defineModule, kv } from "../module.js";
+import { Readable } from "node:stream";
+import { x } from "../../xml/element.js";
+
+/** A module with files (as uploads will have): one kv row per account naming a file's content. */
+const filesModule = defineModule({
+  name: "files",
+  specs: [],
+  stores: { notes: kv({ owner: "account", purpose: "test", retention: { kind: "lifetime" }, export: true }) },
+  setup(ctx) {
+    const store = ctx.stores.notes;
+    ctx.portable({
+      elements: [{ name: "files", ns: "urn:test:files" }],
+      async export(account) {
+        const text = (await store.get(account.bareString)) as string | undefined;
+        if (text === undefined) return { elements: [] };
+        const bytes = Buffer.from(text);
+        return {
+          elements: [x("files", { xmlns: "urn:test:files" }, x("file", { path: "dir/note.txt", size: String(bytes.length) }))],
+          files: [{ path: "dir/note.txt", size: bytes.length, open: () => Readable.from([bytes]) }],
+        };
+      },
+      async import(account, elements, opts) {
+        let imported = 0;
+        for (const f of elements[0]?.getChildren("file") ?? []) {
+          const data = opts.file(f.attrs.path ?? "");
+          if (data) {
+            await store.set(account.bareString, data.toString());
+            imported++;
+          }
+        }
+        return { imported };
+      },
+    });
+  },
+});
 
 describe("account export and import lifecycle", () => {
   let core: Core;
@@ -70,5 +106,36 @@ describe("account export and import lifecycle", () => {
     assert.equal(files.size, 0);
     const expected = (await exportAccount(core, zoe, { purpose: "user", credentials: false })).document;
     assert.equal(root.toString(), expected.toString());
+  });
+});
+
+describe("files in the export archive", () => {
+  it("carry a module's files out and back in through ImportOptions.file", async () => {
+    const dirs: string[] = [];
+    const open = async () => {
+      const d = await mkdtemp(join(tmpdir(), "warbler-files-"));
+      dirs.push(d);
+      const config = parseConfig({ hosts: ["example.com"], dataDir: d, storage: { backend: "memory" }, auth: { scramIterations: 4096 } });
+      return openCore(config, { log: silentLogger(), modules: [filesModule] });
+    };
+    const a = await open();
+    const b = await open();
+    try {
+      const amy = jid("amy", "example.com");
+      await a.core.accounts.create(amy, "amy-password");
+      await a.storage.kv("notes").set(amy.bareString, "hello file");
+      const chunks: Buffer[] = [];
+      await writeExportArchive(a.core, amy, { purpose: "migration", credentials: true }, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }));
+      const { root, files } = parseImportBytes(Buffer.concat(chunks));
+      assert.deepEqual([...files.keys()], ["files/files/dir/note.txt"]);
+      const report = await importServerData(b.core, root, { files });
+      assert.equal(report.accounts[0]!.modules.files?.imported, 1);
+      assert.equal(await b.storage.kv("notes").get(amy.bareString), "hello file");
+      assert.ok(await b.core.accounts.verify(amy, "amy-password"));
+    } finally {
+      await a.storage.close();
+      await b.storage.close();
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
+    }
   });
 });
