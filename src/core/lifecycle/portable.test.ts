@@ -17,6 +17,8 @@ import { parseDocument } from "./xep0227.js";
 import { defineModule, kv } from "../module.js";
 import { Readable } from "node:stream";
 import { x } from "../../xml/element.js";
+import { rosterModule } from "../../modules/roster/roster.module.js";
+import type { RosterService } from "../../modules/roster/types.js";
 
 /** A module with files (as uploads will have): one kv row per account naming a file's content. */
 const filesModule = defineModule({
@@ -136,6 +138,31 @@ describe("files in the export archive", () => {
       await a.storage.close();
       await b.storage.close();
       for (const d of dirs) await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("pending imported data", () => {
+  it("is handed to a module that claims it once the server starts with that module", async () => {
+    const d = await mkdtemp(join(tmpdir(), "warbler-pending-"));
+    const config = parseConfig({ hosts: ["example.com"], dataDir: d, storage: { backend: "memory" }, auth: { scramIterations: 4096 } });
+    const first = await openCore(config, { log: silentLogger(), modules: [] });
+    try {
+      const doc = parseDocument(
+        `<server-data xmlns='urn:xmpp:pie:0'><host jid='example.com'><user name='ivy' password='ivy-pass'><query xmlns='jabber:iq:roster'><item jid='joe@example.com' name='Joe' subscription='to'/></query></user></host></server-data>`,
+      );
+      const r = await importServerData(first.core, doc);
+      assert.deepEqual(r.accounts[0]!.pending, ["{jabber:iq:roster}query"]);
+      // the same storage, now with the roster module
+      const second = await openCore(config, { log: silentLogger(), storage: first.storage, modules: [rosterModule] });
+      await second.core.started();
+      await second.core.stop();
+      const roster = second.core.service<RosterService>("roster")!;
+      assert.equal((await roster.getItem(jid("ivy", "example.com"), "joe@example.com"))?.name, "Joe");
+      assert.equal(await first.storage.kv("portable_pending").get("ivy@example.com"), undefined);
+    } finally {
+      await first.storage.close();
+      await rm(d, { recursive: true, force: true });
     }
   });
 });
