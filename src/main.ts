@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command line: start, adduser, deluser, passwd, invite, check, privacy, backup, restore. Options are parsed with
+// The command line: start, adduser, deluser, passwd, invite, check, privacy, backup, restore, export, import. Options are parsed with
 // node:util parseArgs; passwords are read without echo from a terminal, or as one line from stdin.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -15,6 +15,8 @@ import { privacyInventory } from "./core/lifecycle/inventory.js";
 import { createBackup, fileTrees, parseIdentities, rotateBackups, BackupFormatError, type BackupProgress } from "./core/lifecycle/backup.js";
 import { restoreServer, RestoreRefused } from "./core/lifecycle/restore.js";
 import { readFile } from "node:fs/promises";
+import { exportToFile, formatImportReport, importFile } from "./cli/portable.js";
+import { Xep0227Error } from "./core/lifecycle/xep0227.js";
 
 const USAGE = `Usage: warbler <command> [options]
 
@@ -28,12 +30,19 @@ Commands:
   privacy                  print what the server stores, why and for how long (Markdown)
   backup                   write an encrypted backup of everything now (to backup.dir), then rotate
   restore <file>           verify a backup and restore it into an empty data directory
+  export <user@host>       write the account's data (XEP-0227 + files, .tar.gz) to --out
+  import <file>...         import XEP-0227 files (prosody-migrator, ejabberd export_piefxis,
+                           Warbler exports); run it while the server is stopped
 
 Options:
   -c, --config <file>      configuration file (default: ./warbler.yaml if it exists)
   -r, --recipient <age1…>  backup: encrypt to this public key (repeatable; default: backup.recipients)
   -i, --identity <file>    restore: age identity file holding the private key (repeatable)
       --force              restore: replace the database and file trees of a non-empty data directory
+  -o, --out <file>         export: the archive to write ("-": stdout; default user@host.tar.gz)
+      --with-credentials   export: include the SCRAM keys (migration to another server only)
+      --merge              import: add data to accounts that exist (default: skip them)
+      --rename-host <old=new>  import: take the accounts of host old into host new (repeatable)
   -h, --help               this help
 `;
 
@@ -47,6 +56,10 @@ async function main(argv: string[]): Promise<number> {
       recipient: { type: "string", short: "r", multiple: true },
       identity: { type: "string", short: "i", multiple: true },
       force: { type: "boolean" },
+      out: { type: "string", short: "o" },
+      "with-credentials": { type: "boolean" },
+      merge: { type: "boolean" },
+      "rename-host": { type: "string", multiple: true },
     },
   });
   const [command, ...rest] = positionals;
@@ -83,6 +96,10 @@ async function main(argv: string[]): Promise<number> {
       return backupCommand(config, values.recipient ?? []);
     case "restore":
       return restoreCommand(config, rest[0], values.identity ?? [], values.force === true);
+    case "export":
+      return exportCommand(rest[0], values.out, values["with-credentials"] === true, config);
+    case "import":
+      return importCommand(rest, { merge: values.merge === true, rename: values["rename-host"] ?? [] }, config);
     default:
       process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
       return 2;
@@ -252,6 +269,47 @@ async function restoreCommand(config: Config, file: string | undefined, identity
       return 1;
     }
     throw err;
+  }
+}
+
+async function exportCommand(arg: string | undefined, out: string | undefined, withCredentials: boolean, config: Config): Promise<number> {
+  const jid = accountJid(arg, config);
+  const file = out ?? `${jid.bareString}.tar.gz`;
+  if (file !== "-" && existsSync(file)) throw new UsageError(`${file} exists already; name another file with --out`);
+  const { core, storage } = await openCore(config, { log: createLogger({ level: "warn" }) });
+  try {
+    if (!(await core.accounts.exists(jid))) throw new UsageError(`${jid.bareString} does not exist`);
+    await exportToFile(core, jid, file, withCredentials);
+    if (file !== "-") process.stderr.write(`exported ${jid.bareString} to ${file}${withCredentials ? " (with SCRAM keys: keep it safe)" : ""}\n`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function importCommand(files: string[], opts: { merge: boolean; rename: string[] }, config: Config): Promise<number> {
+  if (files.length === 0) throw new UsageError("name at least one XEP-0227 file or Warbler export");
+  const renameHosts = new Map<string, string>();
+  for (const r of opts.rename) {
+    const [from, to] = r.split("=");
+    if (!from || !to || !config.hosts.includes(to)) throw new UsageError(`--rename-host wants old=new with new a host of this server: ${r}`);
+    renameHosts.set(from, to);
+  }
+  const { core, storage } = await openCore(config, { log: createLogger({ level: "warn" }) });
+  let failed = false;
+  try {
+    for (const f of files) {
+      try {
+        process.stdout.write(formatImportReport(f, await importFile(core, f, { merge: opts.merge, renameHosts })));
+      } catch (err) {
+        if (!(err instanceof Xep0227Error)) throw err;
+        process.stderr.write(`warbler: ${err.message}\n`);
+        failed = true;
+      }
+    }
+    return failed ? 1 : 0;
+  } finally {
+    await storage.close();
   }
 }
 

@@ -326,6 +326,14 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    export: z
+      .object({
+        linkMinutes: positiveInt
+          .default(15)
+          .describe("How long the single-use download link of a user's data export (the ad-hoc command urn:xmpp:warbler:export) stays valid."),
+      })
+      .strict()
+      .default({}),
     streamManagement: z
       .object({
         resumeTimeoutSeconds: positiveInt.default(300).describe("How long a dropped session can be resumed (XEP-0198); its unacknowledged messages then go to offline storage."),

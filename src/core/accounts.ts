@@ -49,12 +49,42 @@ export class Accounts {
     }
   }
 
+  /**
+   * Creates an account from SCRAM keys made elsewhere (an import: XEP-0227 files from Prosody,
+   * ejabberd or Warbler), so users keep their passwords; `created` (YYYY-MM-DD) defaults to
+   * today. Throws StanzaError conflict when the account exists.
+   */
+  async createWithCredentials(jid: Jid, creds: ScramCredentials, created?: string): Promise<void> {
+    const key = jid.bareString;
+    if (this.pending.has(key) || (await this.store.get(key)) !== undefined) throw new StanzaError("conflict", "Account exists");
+    const day = created !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(created) ? created : (this.opts.now?.() ?? new Date()).toISOString().slice(0, 10);
+    await this.store.set(key, { created: day, scram: credentialsToJson(creds) });
+  }
+
   /** Replaces the SCRAM keys (new salt); the old password stops working at once. */
   async setPassword(jid: Jid, password: string): Promise<void> {
     const rec = await this.store.get(jid.bareString);
     if (!rec) throw new StanzaError("item-not-found", "No such account");
     const creds = await deriveCredentials(password, this.opts.iterations);
     await this.store.set(jid.bareString, { ...rec, scram: credentialsToJson(creds) });
+  }
+
+  /**
+   * Adds the keys an imported account lacks (SHA-256 for accounts from Prosody or ejabberd),
+   * derived from its verified password with its own salt and iteration count, so the existing
+   * keys stay valid. Does nothing when the password does not match or nothing is missing.
+   */
+  async completeCredentials(jid: Jid, password: string): Promise<void> {
+    const rec = await this.store.get(jid.bareString);
+    if (!rec) return;
+    const creds = credentialsFromJson(rec.scram);
+    if (creds["SHA-1"] && creds["SHA-256"]) return;
+    if (!(await verifyPassword(creds, password))) return;
+    const full = await deriveCredentials(password, creds.iterations, creds.salt);
+    const now = await this.store.get(jid.bareString);
+    // a password change meanwhile wins
+    if (!now || JSON.stringify(now.scram) !== JSON.stringify(rec.scram)) return;
+    await this.store.set(jid.bareString, { ...now, scram: credentialsToJson(full) });
   }
 
   async getCredentials(jid: Jid): Promise<ScramCredentials | undefined> {

@@ -15,6 +15,8 @@ import type { SaslContext } from "./sasl/types.js";
 import { REPLIED, type ComponentHandler } from "./module.js";
 import type { HttpRoute, HttpScope } from "./http.js";
 import { Metrics, type Counter } from "./metrics.js";
+import type { PortableHandler } from "./portable.js";
+import { adoptPending } from "./lifecycle/portable.js";
 import type {
   DiscoIdentity,
   FeatureProvider,
@@ -35,6 +37,25 @@ export const ACCOUNTS_STORE: StoreDeclaration = {
   retention: { kind: "lifetime" },
   export: true,
 };
+
+/**
+ * <user/> children of an imported XEP-0227 file that no loaded module claims (a vCard before the
+ * vCard module exists, say): kept as XML so nothing is lost, handed to the module that claims
+ * them once it is loaded, and included in the account's export meanwhile.
+ */
+export const PENDING_IMPORT_STORE: StoreDeclaration = {
+  shape: "kv",
+  owner: "account",
+  purpose: "Data imported from your previous server that no feature of this server uses yet (such as your profile or bookmarks), kept so that it is not lost",
+  retention: { kind: "lifetime" },
+  export: true,
+};
+
+/** A module's registered export/import handler. */
+export interface RegisteredPortable {
+  module: string;
+  handler: PortableHandler;
+}
 
 /** How often expired data is deleted. */
 export const RETENTION_SWEEP_MS = 15 * 60 * 1000;
@@ -103,6 +124,7 @@ export class Core {
   /** Service domains (XEP-0045 MUC, XEP-0363 upload, …): domain → handler of every stanza to it. */
   private readonly componentMap = new Map<string, ComponentHandler>();
   private readonly stores = new Map<string, RegisteredStore>();
+  private readonly portableList: RegisteredPortable[] = [];
   private readonly modules: LoadedModule[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pendingIqs = new Map<string, PendingIq>();
@@ -122,6 +144,7 @@ export class Core {
     const reg = this.config.registration;
     this.registrationThrottle = new Throttle({ ...reg.perAddress, exemptLoopback: reg.exemptLoopback });
     this.registerStore("accounts", "core", ACCOUNTS_STORE);
+    this.registerStore("portable_pending", "core", PENDING_IMPORT_STORE);
     this.accounts = new Accounts(this.storage.kv<AccountRecord>("accounts"), {
       iterations: auth.scramIterations,
       purge: (jid) => this.deleteAccountData(jid),
@@ -252,6 +275,7 @@ export class Core {
       use: <T,>(name: string) => this.service<T>(name),
       component: (domain, handler) => this.registerComponent(domain, handler),
       http: (route) => this.registerHttpRoute(route),
+      portable: (handler) => this.registerPortable(manifest.name, handler),
       every: (ms, fn) => {
         const t = setInterval(() => {
           Promise.resolve()
@@ -276,6 +300,25 @@ export class Core {
     if (!decl.owner || !decl.purpose || !decl.retention) throw new Error(`store ${name} of ${module} lacks owner, purpose or retention`);
     if (decl.retention.kind === "forever" && !decl.retention.justification) throw new Error(`store ${name} keeps data forever without a justification`);
     this.stores.set(name, { name, module, declaration: decl });
+  }
+
+  /** Registers a module's export/import handler; an element claimed twice is a programming error. */
+  private registerPortable(module: string, handler: PortableHandler): void {
+    for (const e of handler.elements) {
+      const other = this.portableFor(e.name, e.ns);
+      if (other) throw new Error(`XEP-0227 element {${e.ns}}${e.name} claimed by ${other.module} and ${module}`);
+    }
+    this.portableList.push({ module, handler });
+  }
+
+  /** Export/import handlers in module load order (see src/core/portable.ts). */
+  portables(): readonly RegisteredPortable[] {
+    return this.portableList;
+  }
+
+  /** The handler that claims a <user/> child, if a loaded module does. */
+  portableFor(name: string, ns: string): RegisteredPortable | undefined {
+    return this.portableList.find((p) => p.handler.elements.some((e) => e.name === name && e.ns === ns));
   }
 
   /** A service a module provided (see ModuleContext.provide), undefined if that module is off. */
@@ -480,6 +523,7 @@ export class Core {
       plusOffered: (cb?.types.length ?? 0) > 0,
       fakeSaltSecret: this.secret,
       iterations: this.config.auth.scramIterations,
+      completeCredentials: (username, password) => this.accounts.completeCredentials(new Jid(username, session.host, ""), password),
       domain: session.host,
       tlsActive: session.transport.secure,
     };
@@ -750,6 +794,12 @@ export class Core {
 
   async started(): Promise<void> {
     await this.retentionSweep();
+    // Imported data that waited for a module now loaded (src/core/portable.ts)
+    const adopted = await adoptPending(this).catch((err: unknown) => {
+      this.log.error({ err: errorSummary(err) }, "adopting pending imports failed");
+      return 0;
+    });
+    if (adopted > 0) this.log.info({ adopted }, "pending imported data handed to modules");
     const t = setInterval(() => {
       this.retentionSweep().catch((err: unknown) => this.log.error({ err: errorSummary(err) }, "retention sweep failed"));
     }, RETENTION_SWEEP_MS);

@@ -11,6 +11,7 @@ import type { Logger } from "./log.js";
 import type { Accounts } from "./accounts.js";
 import type { Core } from "./core.js";
 import type { HttpRoute } from "./http.js";
+import type { PortableHandler } from "./portable.js";
 
 /** An IQ request routed to a handler (RFC 6120 §8.2.3). */
 export interface IqRequest {
@@ -88,6 +89,11 @@ export interface ModuleContext<S extends Record<string, StoreDeclaration> = Reco
   component(domain: string, handler: ComponentHandler): void;
   /** Serves HTTP requests on a path (exact, or a prefix ending with "/"); see src/core/http.ts. */
   http(route: HttpRoute): void;
+  /**
+   * Contributes the module's part of an account's data export and import (XEP-0227 <user/>
+   * children; see src/core/portable.ts). Every module with an exported store registers one.
+   */
+  portable(handler: PortableHandler): void;
   /** Runs fn every `ms` while the server runs (retention sweeps and the like). */
   every(ms: number, fn: () => Promise<void> | void): void;
 }

@@ -21,6 +21,8 @@ import { privateModule } from "./private/private.module.js";
 import { mucModule } from "./muc/muc.module.js";
 import { webModule } from "./web/web.module.js";
 import { metricsModule } from "./metrics/metrics.module.js";
+import { adhocModule } from "./adhoc/adhoc.module.js";
+import { exportModule } from "./export/export.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
   discoModule,
@@ -43,4 +45,6 @@ export const allModules: ModuleManifest<any>[] = [
   mucModule,
   webModule,
   metricsModule,
+  adhocModule,
+  exportModule,
 ];

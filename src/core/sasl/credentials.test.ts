@@ -76,6 +76,16 @@ describe("credentials JSON", () => {
     assert.ok(await verifyPassword(back, "pw"));
   });
 
+  it("keeps and checks credentials with SHA-1 keys only (accounts imported from Prosody or ejabberd)", async () => {
+    const full = await deriveCredentials("pw", 4096);
+    const sha1Only = { salt: full.salt, iterations: full.iterations, "SHA-1": full["SHA-1"] };
+    const json = credentialsToJson(sha1Only);
+    assert.equal(json["SHA-256"], undefined);
+    assert.deepEqual(credentialsFromJson(json), sha1Only);
+    assert.ok(await verifyPassword(sha1Only, "pw"));
+    assert.ok(!(await verifyPassword(sha1Only, "px")));
+  });
+
   it("rejects malformed stored values", async () => {
     const good = credentialsToJson(await deriveCredentials("pw", 4096));
     const bad: unknown[] = [
@@ -85,8 +95,8 @@ describe("credentials JSON", () => {
       { ...good, iterations: "4096" },
       { ...good, salt: "" },
       { ...good, salt: "not base64!" },
-      { ...good, "SHA-1": { ...good["SHA-1"], storedKey: good["SHA-256"].storedKey } }, // wrong length
-      { ...good, "SHA-256": undefined },
+      { ...good, "SHA-1": { ...good["SHA-1"], storedKey: good["SHA-256"]!.storedKey } }, // wrong length
+      { ...good, "SHA-1": undefined, "SHA-256": undefined }, // no keys at all
     ];
     for (const v of bad) assert.throws(() => credentialsFromJson(v), TypeError, JSON.stringify(v));
   });

@@ -3,7 +3,7 @@
 
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
-import type { ScramCredentials, ScramHash, ScramKeys } from "./types.js";
+import type { FullScramCredentials, ScramCredentials, ScramHash, ScramKeys } from "./types.js";
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -81,7 +81,7 @@ export function keysFromSaltedPassword(salted: Buffer, hash: ScramHash): ScramKe
  * @throws InvalidPasswordError when the password fails OpaqueString enforcement
  * @throws RangeError when the iteration count is not a sane positive integer
  */
-export async function deriveCredentials(password: string, iterations: number, salt?: Buffer): Promise<ScramCredentials> {
+export async function deriveCredentials(password: string, iterations: number, salt?: Buffer): Promise<FullScramCredentials> {
   assertIterations(iterations);
   const prepared = preparePassword(password);
   const s = salt ?? randomBytes(SALT_LENGTH);
@@ -102,8 +102,9 @@ export async function deriveCredentials(password: string, iterations: number, sa
 
 /**
  * Checks a cleartext password (e.g. from SASL PLAIN) against stored credentials, using their salt
- * and iteration count and the SHA-256 StoredKey; the comparison is constant-time. A password that
- * fails OpaqueString enforcement simply does not match.
+ * and iteration count and the SHA-256 StoredKey (the SHA-1 one for accounts imported with SHA-1
+ * keys only); the comparison is constant-time. A password that fails OpaqueString enforcement
+ * simply does not match.
  */
 export async function verifyPassword(creds: ScramCredentials, password: string): Promise<boolean> {
   let prepared: string;
@@ -112,9 +113,11 @@ export async function verifyPassword(creds: ScramCredentials, password: string):
   } catch {
     return false;
   }
-  const salted = await saltedPassword(prepared, creds.salt, creds.iterations, "SHA-256");
-  const { storedKey } = keysFromSaltedPassword(salted, "SHA-256");
-  const expected = creds["SHA-256"].storedKey;
+  const hash: ScramHash = creds["SHA-256"] ? "SHA-256" : "SHA-1";
+  const expected = creds[hash]?.storedKey;
+  if (!expected) return false;
+  const salted = await saltedPassword(prepared, creds.salt, creds.iterations, hash);
+  const { storedKey } = keysFromSaltedPassword(salted, hash);
   return expected.length === storedKey.length && timingSafeEqual(expected, storedKey);
 }
 
@@ -122,14 +125,21 @@ export async function verifyPassword(creds: ScramCredentials, password: string):
 export interface ScramCredentialsJson {
   salt: string;
   iterations: number;
-  "SHA-1": { storedKey: string; serverKey: string };
-  "SHA-256": { storedKey: string; serverKey: string };
+  "SHA-1"?: { storedKey: string; serverKey: string };
+  /** Absent for accounts imported with SHA-1 keys only. */
+  "SHA-256"?: { storedKey: string; serverKey: string };
 }
 
 /** Serializes credentials for storage. */
 export function credentialsToJson(creds: ScramCredentials): ScramCredentialsJson {
-  const keys = (k: ScramKeys) => ({ storedKey: k.storedKey.toString("base64"), serverKey: k.serverKey.toString("base64") });
-  return { salt: creds.salt.toString("base64"), iterations: creds.iterations, "SHA-1": keys(creds["SHA-1"]), "SHA-256": keys(creds["SHA-256"]) };
+  const keys = (k: ScramKeys | undefined) =>
+    k ? { storedKey: k.storedKey.toString("base64"), serverKey: k.serverKey.toString("base64") } : undefined;
+  const out: ScramCredentialsJson = { salt: creds.salt.toString("base64"), iterations: creds.iterations };
+  const k1 = keys(creds["SHA-1"]);
+  const k256 = keys(creds["SHA-256"]);
+  if (k1) out["SHA-1"] = k1;
+  if (k256) out["SHA-256"] = k256;
+  return out;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -157,8 +167,9 @@ export function credentialsFromJson(value: unknown): ScramCredentials {
     if (length !== undefined && buf.length !== length) return fail(`${what} length`);
     return buf;
   };
-  const keys = (hash: ScramHash): ScramKeys => {
+  const keys = (hash: ScramHash): ScramKeys | undefined => {
     const k = v[hash];
+    if (k === undefined) return undefined;
     if (typeof k !== "object" || k === null) return fail(hash);
     const kk = k as Record<string, unknown>;
     const length = SCRAM_HASHES[hash].length;
@@ -168,5 +179,12 @@ export function credentialsFromJson(value: unknown): ScramCredentials {
   if (typeof iterations !== "number" || !Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) {
     return fail("iterations");
   }
-  return { salt: bin(v.salt, "salt"), iterations, "SHA-1": keys("SHA-1"), "SHA-256": keys("SHA-256") };
+  const salt = bin(v.salt, "salt");
+  const sha1 = keys("SHA-1");
+  const sha256 = keys("SHA-256");
+  if (!sha1 && !sha256) return fail("no keys");
+  const out: ScramCredentials = { salt, iterations };
+  if (sha1) out["SHA-1"] = sha1;
+  if (sha256) out["SHA-256"] = sha256;
+  return out;
 }

@@ -32,6 +32,23 @@ function assertFailure(step: SaslStep, condition: string): void {
 describe("PLAIN", async () => {
   const users = { alice: await deriveCredentials("s3cret pass", 4096) };
 
+  it("logs in an account with SHA-1 keys only and asks for its missing keys", async () => {
+    const full = users.alice;
+    const completed: string[] = [];
+    const { ctx } = makeCtx(
+      { alice: { salt: full.salt, iterations: full.iterations, "SHA-1": full["SHA-1"] } },
+      { completeCredentials: async (u, p) => void completed.push(`${u}:${p}`) },
+    );
+    assert.deepEqual(await createPlain(ctx).start(msg("", "alice", "s3cret pass")), { kind: "success", username: "alice" });
+    assert.deepEqual(completed, ["alice:s3cret pass"]);
+    assertFailure(await createPlain(ctx).start(msg("", "alice", "wrong")), "not-authorized");
+    assert.equal(completed.length, 1);
+    // complete credentials are left alone
+    const { ctx: ctx2 } = makeCtx(users, { completeCredentials: async () => void completed.push("again") });
+    await createPlain(ctx2).start(msg("", "alice", "s3cret pass"));
+    assert.equal(completed.length, 1);
+  });
+
   it("authenticates with an initial response", async () => {
     const mech = createPlain(makeCtx(users).ctx);
     assert.equal(mech.name, "PLAIN");

@@ -83,6 +83,10 @@ class PlainServer implements SaslMechanism {
       return failure("not-authorized");
     }
     if (!(await verifyPassword(creds, password))) return failure("not-authorized");
+    // An imported account with SHA-1 keys only gains SHA-256 keys now that the password is known
+    if ((!creds["SHA-1"] || !creds["SHA-256"]) && this.ctx.completeCredentials) {
+      await this.ctx.completeCredentials(username, password).catch(() => {});
+    }
     return { kind: "success", username };
   }
 

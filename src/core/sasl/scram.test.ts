@@ -108,6 +108,15 @@ describe("SCRAM exchange", async () => {
     });
   }
 
+  it("serves an account imported with SHA-1 keys only with SCRAM-SHA-1, and fails SCRAM-SHA-256 like a wrong password", async () => {
+    const sha1Only = { alice: { ...creds, "SHA-256": undefined } };
+    const ok = await exchange(createScram("SHA-1", false, makeCtx(sha1Only)), { hash: "SHA-1", user: "alice", password: "correct horse" });
+    assert.equal(ok.final.kind, "success");
+    const no = await exchange(createScram("SHA-256", false, makeCtx(sha1Only)), { hash: "SHA-256", user: "alice", password: "correct horse" });
+    assert.match(no.serverFirst, new RegExp(`,s=${creds.salt.toString("base64").replace(/[+/]/g, "\\$&")},`), "the account's own salt");
+    assertFailure(no.final, "not-authorized");
+  });
+
   it("accepts the exchange without initial response (empty challenge first)", async () => {
     const mech = createScram("SHA-256", false, makeCtx(users));
     assert.deepEqual(await mech.start(undefined), { kind: "challenge", data: Buffer.alloc(0) });

@@ -223,9 +223,12 @@ class ScramServer implements SaslMechanism {
     let salt: Buffer;
     let iterations: number;
     let keys: ScramKeys;
+    // An account imported with SHA-1 keys only has no SHA-256 keys: its real salt, fake keys,
+    // and the exchange fails like a wrong password (it can use SCRAM-SHA-1 or PLAIN).
+    const own = creds?.[this.hash];
     if (creds !== undefined) {
       ({ salt, iterations } = creds);
-      keys = creds[this.hash];
+      keys = own ?? { storedKey: randomBytes(this.hashLength), serverKey: randomBytes(this.hashLength) };
     } else {
       // PRIVACY: an unknown user gets a salt that is stable per name and indistinguishable from
       // a real one, and the exchange fails only after the proof, like a wrong password.
@@ -238,7 +241,7 @@ class ScramServer implements SaslMechanism {
     const next: State = {
       phase: "first-sent",
       username,
-      known: creds !== undefined,
+      known: own !== undefined,
       keys,
       gs2Header,
       cbData,

@@ -26,13 +26,21 @@ export interface ScramKeys {
   serverKey: Buffer;
 }
 
-/** What the account store keeps for a password: salt, iteration count, keys per hash. */
+/**
+ * What the account store keeps for a password: salt, iteration count, keys per hash. Accounts
+ * created here have both; accounts imported from Prosody or ejabberd (XEP-0227) may have SHA-1
+ * keys only: they log in with SCRAM-SHA-1 or PLAIN, and SCRAM-SHA-256 fails for them like a
+ * wrong password. At least one hash is always present.
+ */
 export interface ScramCredentials {
   salt: Buffer;
   iterations: number;
-  "SHA-1": ScramKeys;
-  "SHA-256": ScramKeys;
+  "SHA-1"?: ScramKeys;
+  "SHA-256"?: ScramKeys;
 }
+
+/** Credentials derived from a password here: keys for every hash. */
+export type FullScramCredentials = ScramCredentials & { "SHA-1": ScramKeys; "SHA-256": ScramKeys };
 
 export type ScramHash = "SHA-1" | "SHA-256";
 
@@ -56,6 +64,11 @@ export interface SaslContext {
   fakeSaltSecret: Buffer;
   /** Default iteration count reported for unknown users. */
   iterations: number;
+  /**
+   * Called after a successful PLAIN login of an account whose credentials lack a hash (imported
+   * with SHA-1 keys only), with the verified password, so the missing keys can be added.
+   */
+  completeCredentials?(username: string, password: string): Promise<void>;
   /**
    * The host's domain. When set, an authzid equal to the bare JID `user@domain` of the
    * authenticating user is accepted as well as the plain username (RFC 6120 §6.3.8).

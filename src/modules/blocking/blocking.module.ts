@@ -10,6 +10,7 @@ import { tryParseJid, type Jid } from "../../jid/jid.js";
 import { x, type Element } from "../../xml/element.js";
 import type { RosterService } from "../roster/types.js";
 import { addressed, availableSessions, unavailableFrom } from "../presence/broadcast.js";
+import { NS_PRIVACY, blockedFromImport, blocklistElement, mergeBlocklist } from "./portable.js";
 
 export const NS_BLOCKING = "urn:xmpp:blocking";
 export const NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors";
@@ -309,6 +310,29 @@ export const blockingModule = defineModule({
 
     ctx.on("account/deleted", ({ jid }) => {
       cache.delete(jid.bareString);
+    });
+
+    // XEP-0227: the blocklist in the account's export and import (ejabberd exports privacy lists)
+    ctx.portable({
+      elements: [
+        { name: "blocklist", ns: NS_BLOCKING },
+        { name: "query", ns: NS_PRIVACY },
+      ],
+      export: async (account) => {
+        const list = (await entry(account.bareString)).list;
+        return { elements: list.length > 0 ? [blocklistElement(NS_BLOCKING, list)] : [] };
+      },
+      import: (account, elements) => {
+        const owner = account.bareString;
+        const { jids, notes } = blockedFromImport(elements);
+        return locked(owner, async () => {
+          const stored = await store.get(owner);
+          const { list, result } = mergeBlocklist(Array.isArray(stored) ? (stored as string[]) : [], jids, MAX_BLOCKED);
+          await store.set(owner, list);
+          cache.delete(owner);
+          return { imported: result.imported, notes: [...notes, ...(result.notes ?? [])] };
+        });
+      },
     });
 
     ctx.provide<BlockingService>("blocking", {

@@ -17,9 +17,17 @@ export interface DiscoItem {
   name?: string;
 }
 
+/** A node of the domain (XEP-0030 §3.3 / §4.2, e.g. XEP-0050's commands): what it answers, per requester. */
+export interface DiscoNode {
+  items?(from: Jid, host: string): Promise<(DiscoItem & { node?: string })[]> | (DiscoItem & { node?: string })[];
+  info?(from: Jid, host: string): Promise<{ identities: DiscoIdentity[]; features: string[] } | undefined> | { identities: DiscoIdentity[]; features: string[] } | undefined;
+}
+
 /** The "disco" service other modules use to list items and add extended info forms. */
 export interface DiscoService {
   addItem(host: string, item: DiscoItem): void;
+  /** Answers disco#info and disco#items queries with this `node` on every domain. */
+  addNode(node: string, handler: DiscoNode): void;
   /** Adds a XEP-0128 form to the domain's disco#info (e.g. the privacy policy URL). */
   addHostForm(build: (host: string) => Element | undefined): void;
   /** The XEP-0115 verification string of the domain's info. */
@@ -108,7 +116,12 @@ export const discoModule = defineModule({
       }
       return h;
     };
+    const nodes = new Map<string, DiscoNode>();
     const service: DiscoService = {
+      addNode(node, handler) {
+        if (nodes.has(node)) throw new Error(`disco node ${node} served twice`);
+        nodes.set(node, handler);
+      },
       addItem(host, item) {
         const list = items.get(host) ?? [];
         list.push(item);
@@ -124,16 +137,24 @@ export const discoModule = defineModule({
     // Modules load after disco; their features change the hash, so it is computed lazily.
     ctx.on("server/started", () => void capsCache.clear());
 
-    ctx.iq("host", "get", NS.DISCO_INFO, "query", (req) => {
+    ctx.iq("host", "get", NS.DISCO_INFO, "query", async (req) => {
       const node = req.payload.attrs.node;
       const host = req.to.domain;
+      const nodeInfo = node !== undefined ? await nodes.get(node)?.info?.(req.from, host) : undefined;
+      if (node !== undefined && nodeInfo) return infoQuery(node, nodeInfo.identities, nodeInfo.features, []);
       // XEP-0115 §6.2: the caps node#ver answers like the plain query
       if (node !== undefined && node !== `${CAPS_NODE}#${capsHash(host)}`) throw new StanzaError("item-not-found");
       const i = hostInfo(host);
       return infoQuery(node, i.identities, i.features, i.forms);
     });
-    ctx.iq("host", "get", NS.DISCO_ITEMS, "query", (req) => {
-      if (req.payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
+    ctx.iq("host", "get", NS.DISCO_ITEMS, "query", async (req) => {
+      const node = req.payload.attrs.node;
+      if (node !== undefined) {
+        const h = nodes.get(node)?.items;
+        if (!h) throw new StanzaError("item-not-found");
+        const list = await h(req.from, req.to.domain);
+        return x("query", { xmlns: NS.DISCO_ITEMS, node }, ...list.map((i) => x("item", { jid: i.jid, node: i.node, name: i.name })));
+      }
       return x("query", { xmlns: NS.DISCO_ITEMS }, ...(items.get(req.to.domain) ?? []).map((i) => x("item", { jid: i.jid, name: i.name })));
     });
 

@@ -14,6 +14,7 @@ import { NS_FORWARD, NS_MAM, NS_MAM_EXTENDED, addStanzaId, isArchivable, stripSt
 import { decide, parsePrefs, prefsElement, type ArchivePolicy, type ArchivePrefs } from "./prefs.js";
 import { finElement, formatDateTime, parseQuery, queryForm, runQuery } from "./query.js";
 import { storedReader, toStored, type ArchivedMessage } from "./stored.js";
+import { mamPortable } from "./portable.js";
 
 /** Accounts whose preferences are kept in memory; beyond this the oldest entry is dropped. */
 const PREFS_CACHE_SIZE = 10_000;
@@ -228,5 +229,7 @@ export const mamModule = defineModule({
       queries: { parse: parseQuery, run: runQuery, fin: finElement, form: queryForm, formatDateTime },
     };
     ctx.provide("mam", service);
+    // XEP-0227: the archive and preferences in the account's export and import
+    ctx.portable(mamPortable(store, prefsStore, (account) => cache.delete(account.bareString)));
   },
 });

@@ -8,6 +8,7 @@ import type { Session } from "../../core/session.js";
 import { tryParseJid, type Jid } from "../../jid/jid.js";
 import { x, type Element } from "../../xml/element.js";
 import { StreamParser } from "../../xml/parser.js";
+import { offlinePortable } from "./portable.js";
 
 /** XEP-0334 message processing hints. */
 export const NS_HINTS = "urn:xmpp:hints";
@@ -176,5 +177,7 @@ export const offlineModule = defineModule({
     });
 
     ctx.provide<OfflineService>("offline", { store: storeMessage, flush: flushOffline });
+    // XEP-0227: stored messages in the account's export and import
+    ctx.portable(offlinePortable(store));
   },
 });

@@ -7,6 +7,7 @@ import { x } from "../../xml/element.js";
 import { NS_ROSTER, NS_ROSTER_VER, itemElement, parseRosterSet } from "./items.js";
 import { RosterStore, type RosterVersion } from "./roster-service.js";
 import type { RosterItem, RosterService } from "./types.js";
+import { rosterPortable } from "./portable.js";
 import type { KvStore, MapStore } from "../../storage/types.js";
 
 export const rosterModule = defineModule({
@@ -36,6 +37,8 @@ export const rosterModule = defineModule({
     );
     const service: RosterService = roster;
     ctx.provide<RosterService>("roster", service);
+    // XEP-0227: the roster in the account's export and import
+    ctx.portable(rosterPortable(service));
 
     // RFC 6121 §2.6.1 / XEP-0237 §3: roster versioning is announced as a stream feature
     ctx.streamFeature("post-auth", () => x("ver", { xmlns: NS_ROSTER_VER }));
