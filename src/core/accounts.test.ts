@@ -1,26 +1,34 @@
-// Accounts created from imported SCRAM keys, and the SHA-256 keys an imported SHA-1-only account
-// gains at its first PLAIN login.
+// Accounts holding SHA-1 keys only (imports) and the mechanisms offered meanwhile.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createMemoryBackend } from "../storage/memory.js";
-import { jid } from "../jid/jid.js";
 import { Accounts, type AccountRecord } from "./accounts.js";
+import { createMemoryBackend } from "../storage/memory.js";
 import { deriveCredentials } from "./sasl/credentials.js";
+import { mechanismsFor } from "./sasl/index.js";
+import { jid } from "../jid/jid.js";
 
-describe("Accounts (imports)", () => {
-  it("creates an account from SHA-1 keys and completes them with the verified password", async () => {
-    const accounts = new Accounts(createMemoryBackend().kv<AccountRecord>("accounts"), { iterations: 4096, purge: async () => ({}) });
-    const full = await deriveCredentials("old-password", 4096);
-    const j = jid("ann", "example.com");
-    await accounts.createWithCredentials(j, { salt: full.salt, iterations: full.iterations, "SHA-1": full["SHA-1"] }, "2020-01-02");
-    assert.equal((await accounts.get(j))?.created, "2020-01-02");
-    await assert.rejects(accounts.createWithCredentials(j, full), /exists/);
-    assert.equal((await accounts.getCredentials(j))?.["SHA-256"], undefined);
+describe("accounts with SHA-1 keys only", () => {
+  it("hides SCRAM-SHA-256 on their host until each gains SHA-256 keys", async () => {
+    const store = createMemoryBackend().kv<AccountRecord>("accounts");
+    const accounts = new Accounts(store, { iterations: 4096, purge: async () => ({}) });
+    const full = await deriveCredentials("old-pass", 4096);
+    const zoe = jid("zoe", "example.com");
+    await accounts.createWithCredentials(zoe, { salt: full.salt, iterations: full.iterations, "SHA-1": full["SHA-1"] });
+    await accounts.create(jid("amy", "other.example"), "pw-amy");
+    assert.equal(accounts.hasSha1OnlyAccounts("example.com"), true);
+    assert.equal(accounts.hasSha1OnlyAccounts("other.example"), false);
+    // a restart finds them again
+    const again = new Accounts(store, { iterations: 4096, purge: async () => ({}) });
+    await again.loadKeyKinds(["example.com", "other.example"]);
+    assert.equal(again.hasSha1OnlyAccounts("example.com"), true);
+    await again.completeCredentials(zoe, "wrong");
+    assert.equal(again.hasSha1OnlyAccounts("example.com"), true);
+    await again.completeCredentials(zoe, "old-pass");
+    assert.equal(again.hasSha1OnlyAccounts("example.com"), false);
+  });
 
-    await accounts.completeCredentials(j, "wrong");
-    assert.equal((await accounts.getCredentials(j))?.["SHA-256"], undefined, "a wrong password adds nothing");
-    await accounts.completeCredentials(j, "old-password");
-    assert.deepEqual(await accounts.getCredentials(j), full, "same salt and count: the SHA-1 keys stay, SHA-256 keys added");
-    assert.ok(await accounts.verify(j, "old-password"));
+  it("offers SCRAM-SHA-1 alone when asked", () => {
+    assert.deepEqual(mechanismsFor({ tls: true, channelBindingTypes: ["tls-exporter"], allowPlain: true, sha256: false }), ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "PLAIN"]);
+    assert.deepEqual(mechanismsFor({ tls: false, channelBindingTypes: [], allowPlain: true }), ["SCRAM-SHA-256", "SCRAM-SHA-1"]);
   });
 });

@@ -24,10 +24,40 @@ export class Accounts {
   private readonly store: KvStore<AccountRecord>;
   private readonly opts: AccountsOptions;
   private readonly pending = new Set<string>();
+  /**
+   * Accounts holding SHA-1 keys only (imported from Prosody or ejabberd), by host. While a host
+   * has any, its sessions do not offer SCRAM-SHA-256 (a client choosing it could not log in to
+   * them); each such account gains SHA-256 keys at its first PLAIN login or password change.
+   */
+  private readonly sha1Only = new Map<string, Set<string>>();
 
   constructor(store: KvStore<AccountRecord>, opts: AccountsOptions) {
     this.store = store;
     this.opts = opts;
+  }
+
+  /** Finds the accounts with SHA-1 keys only (once, at start-up: one read per account). */
+  async loadKeyKinds(hosts: Iterable<string>): Promise<void> {
+    for (const host of hosts) {
+      for (const bare of await this.store.owners("@" + host)) {
+        const rec = await this.store.get(bare);
+        if (rec) this.noteKeys(bare, rec.scram);
+      }
+    }
+  }
+
+  /** Whether some account of `host` can log in only with SCRAM-SHA-1 or PLAIN. */
+  hasSha1OnlyAccounts(host: string): boolean {
+    return (this.sha1Only.get(host)?.size ?? 0) > 0;
+  }
+
+  private noteKeys(bare: string, scram: ScramCredentialsJson | undefined): void {
+    const host = bare.slice(bare.indexOf("@") + 1);
+    const set = this.sha1Only.get(host) ?? new Set<string>();
+    const creds = scram ? credentialsFromJson(scram) : undefined;
+    if (creds && creds["SHA-1"] && !creds["SHA-256"]) set.add(bare);
+    else set.delete(bare);
+    this.sha1Only.set(host, set);
   }
 
   async exists(jid: Jid): Promise<boolean> {
@@ -59,6 +89,7 @@ export class Accounts {
     if (this.pending.has(key) || (await this.store.get(key)) !== undefined) throw new StanzaError("conflict", "Account exists");
     const day = created !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(created) ? created : (this.opts.now?.() ?? new Date()).toISOString().slice(0, 10);
     await this.store.set(key, { created: day, scram: credentialsToJson(creds) });
+    this.noteKeys(key, credentialsToJson(creds));
   }
 
   /** Replaces the SCRAM keys (new salt); the old password stops working at once. */
@@ -67,6 +98,7 @@ export class Accounts {
     if (!rec) throw new StanzaError("item-not-found", "No such account");
     const creds = await deriveCredentials(password, this.opts.iterations);
     await this.store.set(jid.bareString, { ...rec, scram: credentialsToJson(creds) });
+    this.noteKeys(jid.bareString, credentialsToJson(creds));
   }
 
   /**
@@ -85,6 +117,7 @@ export class Accounts {
     // a password change meanwhile wins
     if (!now || JSON.stringify(now.scram) !== JSON.stringify(rec.scram)) return;
     await this.store.set(jid.bareString, { ...now, scram: credentialsToJson(full) });
+    this.noteKeys(jid.bareString, credentialsToJson(full));
   }
 
   async getCredentials(jid: Jid): Promise<ScramCredentials | undefined> {
@@ -109,6 +142,8 @@ export class Accounts {
   /** Deletes the account and all it owns; returns rows removed per store. */
   async delete(jid: Jid): Promise<Record<string, number>> {
     if (!(await this.exists(jid))) throw new StanzaError("item-not-found", "No such account");
-    return this.opts.purge(jid.bare());
+    const removed = await this.opts.purge(jid.bare());
+    this.noteKeys(jid.bareString, undefined);
+    return removed;
   }
 }

@@ -793,6 +793,7 @@ export class Core {
   // ---- start / stop ----
 
   async started(): Promise<void> {
+    await this.accounts.loadKeyKinds(this.hosts);
     await this.retentionSweep();
     // Imported data that waited for a module now loaded (src/core/portable.ts)
     const adopted = await adoptPending(this).catch((err: unknown) => {

@@ -344,6 +344,7 @@ export class Session {
       tls: this.transport.secure,
       channelBindingTypes: cb?.types ?? [],
       allowPlain: this.core.config.auth.allowPlain,
+      sha256: !this.core.accounts.hasSha1OnlyAccounts(this.host),
     });
   }
 

@@ -16,10 +16,13 @@ export { createScram } from "./scram.js";
  * Mechanism names to offer in `<mechanisms/>`, strongest first. -PLUS variants need channel
  * binding data from TLS; PLAIN needs TLS and the `allowPlain` policy (RFC 4616 §6).
  */
-export function mechanismsFor(opts: { tls: boolean; channelBindingTypes: string[]; allowPlain: boolean }): string[] {
+export function mechanismsFor(opts: { tls: boolean; channelBindingTypes: string[]; allowPlain: boolean; sha256?: boolean }): string[] {
   const names: string[] = [];
-  if (opts.tls && opts.channelBindingTypes.length > 0) names.push("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS");
-  names.push("SCRAM-SHA-256", "SCRAM-SHA-1");
+  // sha256 false: some accounts of the host have SHA-1 keys only (imported), and a client that
+  // picks the strongest mechanism offered would fail to log in to them (see Accounts.legacyHosts)
+  const sha256 = opts.sha256 !== false;
+  if (opts.tls && opts.channelBindingTypes.length > 0) names.push(...(sha256 ? ["SCRAM-SHA-256-PLUS"] : []), "SCRAM-SHA-1-PLUS");
+  names.push(...(sha256 ? ["SCRAM-SHA-256"] : []), "SCRAM-SHA-1");
   if (opts.tls && opts.allowPlain) names.push("PLAIN");
   return names;
 }
