@@ -64,4 +64,18 @@ describe("archive log", () => {
     assert.deepEqual(r.items.map((i) => i.value), ["generated", "given"]);
     await st.close();
   });
+
+  it("keeps no row of a purged owner in the log", async () => {
+    const p = path();
+    const st = await createSqliteBackend({ path: p });
+    const ar = st.archive("archive");
+    await Promise.all(Array.from({ length: 300 }, (_, i) => ar.append(i % 2 ? "gone@example.com" : "stays@example.com", { with: "x@example.com", value: i })));
+    await st.purgeOwner("gone@example.com", ["archive"]);
+    const raw = new Database(logPathFor(p), { readonly: true });
+    assert.equal((raw.prepare("select count(*) as c from log where owner = 'gone@example.com'").get() as { c: number }).c, 0);
+    raw.close();
+    assert.equal(await st.countMentions("gone@example.com"), 0);
+    assert.equal((await ar.query("stays@example.com", { limit: 0 })).count, 150);
+    await st.close();
+  });
 });

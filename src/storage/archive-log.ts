@@ -35,17 +35,16 @@ const LOG_SCHEMA = `create table if not exists log (
 // was moved before a crash between the two commits, so it is skipped), then drops them from the log.
 // Plain JavaScript shared by the worker and the fallback on the main thread.
 const COMPACT_SOURCE = `
-function compactStep(db, chunk) {
-  // The highest jseq ever given out, read before the log: if the log is then empty, every row up
-  // to it has been moved (sqlite_sequence is written in the same transaction as the row).
+function compactStep(db, chunk, after) {
+  // The highest jseq ever given out, read before the log: if the log then has nothing after
+  // 'after', every row up to it has been moved (sqlite_sequence is written with the row).
   const seq = db.prepare("select seq from lg.sqlite_sequence where name = 'log'").pluck().get() ?? 0;
-  const range = db.prepare("select min(jseq) as lo, max(jseq) as hi from lg.log").get();
-  if (range.lo === null) return { movedUpTo: seq, more: false };
+  const range = db.prepare("select min(jseq) as lo, max(jseq) as hi from lg.log where jseq > ?").get(after);
+  if (range.lo === null) return { movedUpTo: Math.max(seq, after), more: false };
   const bound = Math.min(range.hi, range.lo + chunk - 1);
   db.transaction(() => {
-    db.prepare('insert or ignore into main.archive (store, owner, id, "when", "with", value) select store, owner, id, "when", "with", value from lg.log where jseq <= ? order by jseq').run(bound);
+    db.prepare('insert or ignore into main.archive (store, owner, id, "when", "with", value) select store, owner, id, "when", "with", value from lg.log where jseq > ? and jseq <= ? order by jseq').run(after, bound);
   })();
-  db.prepare("delete from lg.log where jseq <= ?").run(bound);
   return { movedUpTo: bound, more: true };
 }
 `;
@@ -63,7 +62,7 @@ function run() {
   try {
     let r;
     do {
-      r = compactStep(db, workerData.chunk);
+      r = compactStep(db, workerData.chunk, moved);
       if (r.movedUpTo > moved) { moved = r.movedUpTo; parentPort.postMessage({ moved }); }
     } while (r.more);
     db.pragma("lg.wal_checkpoint(PASSIVE)");
@@ -81,6 +80,7 @@ parentPort.on("message", (m) => {
 const compactStep = new Function(`${COMPACT_SOURCE}; return compactStep;`)() as (
   db: Database.Database,
   chunk: number,
+  after: number,
 ) => { movedUpTo: number; more: boolean };
 
 /** The log of one SQLite database: appends on the main thread, compaction in a worker. */
@@ -112,21 +112,36 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
   log.pragma("synchronous = NORMAL");
   log.pragma("wal_autocheckpoint = 0"); // the worker checkpoints
   log.pragma("busy_timeout = 5000");
+  // PRIVACY: deleted rows are overwritten where they lay (FAST: without extra I/O)
+  log.pragma("secure_delete = FAST");
   log.exec(LOG_SCHEMA);
   const insert = log.prepare('insert into log (store, owner, id, "when", "with", value) values (?, ?, ?, ?, ?, ?)');
-  const insertAll = log.transaction((rows: LogRow[]) => {
-    let last = 0;
-    for (const r of rows) last = Number(insert.run(r.store, r.owner, r.id, r.when, r.with, r.value).lastInsertRowid);
-    return last;
-  });
   /** The highest jseq written by this process (or found at start). */
   let appended = Number((log.prepare("select max(jseq) as hi from log").get() as { hi: number | null }).hi ?? 0);
   /** Every jseq up to this one is in the archive table. */
   let moved = 0;
+  // Rows the worker has moved are deleted here, in the appends' own transaction: the worker never
+  // writes the log, so appends never wait for its lock (SQLite's busy waits sleep in steps of ms).
+  const deleteMoved = log.prepare("delete from log where jseq <= ?");
+  let deleted = 0;
+  const insertAll = log.transaction((rows: LogRow[]) => {
+    dropMoved();
+    let last = 0;
+    for (const r of rows) last = Number(insert.run(r.store, r.owner, r.id, r.when, r.with, r.value).lastInsertRowid);
+    return last;
+  });
   let waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   let fallback: Database.Database | undefined;
 
+  /** Drops moved rows now: readers settle before purges and dumps, so the log never outlives a deletion. */
+  const dropMoved = () => {
+    if (moved > deleted) {
+      deleteMoved.run(moved);
+      deleted = moved;
+    }
+  };
   const release = () => {
+    if (waiters.some((w) => w.upTo <= moved)) dropMoved();
     const still: typeof waiters = [];
     for (const w of waiters) (w.upTo <= moved ? w.resolve : () => still.push(w))();
     waiters = still;
@@ -142,7 +157,7 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
     }
     let r: { movedUpTo: number; more: boolean };
     do {
-      r = compactStep(fallback, COMPACT_CHUNK);
+      r = compactStep(fallback, COMPACT_CHUNK, moved);
       moved = Math.max(moved, r.movedUpTo);
     } while (r.more);
     release();
@@ -183,7 +198,10 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
     },
     settle() {
       const upTo = appended;
-      if (upTo <= moved) return Promise.resolve();
+      if (upTo <= moved) {
+        dropMoved();
+        return Promise.resolve();
+      }
       return new Promise<void>((resolve, reject) => {
         waiters.push({ upTo, resolve, reject });
         if (worker) {
@@ -223,6 +241,7 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
         // Whatever the worker could not move is moved here, so a closed database is complete.
         compactHere();
         fallback?.close();
+        dropMoved();
         log.pragma("wal_checkpoint(TRUNCATE)");
         log.close();
       })();

@@ -177,6 +177,8 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
     // Checkpoints run in a worker thread (checkpointer.ts), not inside our commits.
     if (!memory) raw.pragma("wal_autocheckpoint = 0");
     raw.pragma("foreign_keys = ON");
+    // PRIVACY: deleted rows are overwritten with zeros, not left in free pages of the file
+    raw.pragma("secure_delete = ON");
     raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   } catch (err) {
     raw.close();
