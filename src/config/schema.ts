@@ -254,6 +254,10 @@ export const rawConfigSchema = z
           .default("always")
           .describe('Archiving for accounts that set no preference (XEP-0441): "always" (the privacy policy\'s default), "roster" or "never".'),
         maxPageSize: positiveInt.default(250).describe("Most messages one archive query returns per page."),
+        deleteConversationsWithAccount: z
+          .boolean()
+          .default(true)
+          .describe("Whether deleting an account also deletes its conversations from the other local accounts' archives (the privacy policy: its messages go with it)."),
       })
       .strict()
       .default({}),

@@ -56,6 +56,8 @@ const Database = require(workerData.driver);
 ${COMPACT_SOURCE}
 const db = new Database(workerData.path);
 db.pragma("busy_timeout = 5000");
+// PRIVACY: per connection; without it, cells moved by page balancing leave copies in free space
+db.pragma("secure_delete = ON");
 db.prepare("attach database ? as lg").run(workerData.logPath);
 let moved = 0;
 function run() {
@@ -112,8 +114,8 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
   log.pragma("synchronous = NORMAL");
   log.pragma("wal_autocheckpoint = 0"); // the worker checkpoints
   log.pragma("busy_timeout = 5000");
-  // PRIVACY: deleted rows are overwritten where they lay (FAST: without extra I/O)
-  log.pragma("secure_delete = FAST");
+  // PRIVACY: deleted rows and freed pages are overwritten with zeros
+  log.pragma("secure_delete = ON");
   log.exec(LOG_SCHEMA);
   const insert = log.prepare('insert into log (store, owner, id, "when", "with", value) values (?, ?, ?, ?, ?, ?)');
   /** The highest jseq written by this process (or found at start). */
@@ -153,6 +155,7 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
     if (!fallback) {
       fallback = new Database(dbPath);
       fallback.pragma("busy_timeout = 5000");
+      fallback.pragma("secure_delete = ON");
       fallback.prepare("attach database ? as lg").run(logPath);
     }
     let r: { movedUpTo: number; more: boolean };

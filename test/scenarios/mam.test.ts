@@ -376,7 +376,7 @@ describe("message archive scenarios (XEP-0313)", () => {
     assert.equal(own.results.length, 1);
   });
 
-  it("deleting an account deletes its archive; the peer keeps its own copy", async () => {
+  it("deleting an account deletes its archive and its conversations in the peer's archive", async () => {
     const ivan = await connect("ivan");
     const judy = await connect("judy");
     await say(ivan, judy, "to judy");
@@ -388,7 +388,9 @@ describe("message archive scenarios (XEP-0313)", () => {
     await server.core.accounts.delete(jid("ivan", "localhost"));
     assert.equal((await server.core.storage.dumpOwner("ivan@localhost", "archive")).length, 0);
     assert.equal((await server.core.storage.dumpOwner("ivan@localhost", "archive_prefs")).length, 0);
-    assert.equal(await count(judy, "ivan@localhost"), 2, "judy's history is judy's data");
+    // archive.deleteConversationsWithAccount (default): ivan's messages leave judy's archive too
+    assert.equal(await count(judy, "ivan@localhost"), 0);
+    assert.equal(await server.core.storage.countMentions("ivan@localhost"), 0);
 
     // With a peer that archives nothing, nothing anywhere mentions the deleted account
     const hank = await connect("hank");
@@ -402,6 +404,26 @@ describe("message archive scenarios (XEP-0313)", () => {
     await server.core.accounts.delete(jid("mia", "localhost"));
     assert.equal(await server.core.storage.countMentions("mia@localhost"), 0);
     assert.equal(await count(hank), 0);
+  });
+
+  it("keeps the peer's copy when archive.deleteConversationsWithAccount is off", async () => {
+    const shared = server;
+    server = await startTestServer({ archive: { maxPageSize: PAGE, deleteConversationsWithAccount: false } });
+    try {
+      for (const u of ["ivan", "judy"]) await server.createAccount(u, u + "pass");
+      const ivan = await connect("ivan");
+      const judy = await connect("judy");
+      await say(ivan, judy, "to judy");
+      await say(judy, ivan, "to ivan");
+      await ivan.close();
+      await server.core.accounts.delete(jid("ivan", "localhost"));
+      assert.equal((await server.core.storage.dumpOwner("ivan@localhost", "archive")).length, 0);
+      assert.equal(await count(judy, "ivan@localhost"), 2, "judy's history stays hers");
+      await judy.close();
+    } finally {
+      await server.stop();
+      server = shared;
+    }
   });
 
   it("keeps the archive across a restart", async () => {

@@ -83,7 +83,10 @@ export function buildInventory(stores: RegisteredStore[], config: Config): Inven
         paragraphs: [
           "Deleting an account — from your client (XEP-0077 `<remove/>`) or by the administrator (`warbler deluser`) —\n" +
             "ends its sessions, tells its contacts, removes it from other users' contact lists on this\n" +
-            `server, and deletes every record the account owns: ${accountStores.join(", ")}.`,
+            `server, and deletes every record the account owns: ${accountStores.join(", ")}.` +
+            (config.archive.deleteConversationsWithAccount
+              ? "\nIts conversations also leave the other users' message archives on this server, its undelivered\nmessages to others are deleted, and other users' blocklists forget it."
+              : "\nIts undelivered messages to others are deleted and other users' blocklists forget it; copies of its\nconversations in other users' message archives stay (`archive.deleteConversationsWithAccount` is off)."),
         ],
       },
       {

@@ -218,6 +218,21 @@ export const blockingModule = defineModule({
       });
     });
 
+    // PRIVACY: a deleted account leaves no trace in other accounts' blocklists (the issue 7
+    // privacy contract); a new account with the same name then starts unblocked.
+    ctx.on("account/deleting", async ({ jid }) => {
+      const gone = jid.bareString;
+      for (const owner of await store.owners()) {
+        if (owner === gone) continue;
+        const v = await store.get(owner);
+        if (!Array.isArray(v)) continue;
+        const kept = v.filter((j) => typeof j === "string" && j !== gone && !j.startsWith(gone + "/"));
+        if (kept.length === v.length) continue;
+        await store.set(owner, kept.length > 0 ? kept : undefined);
+        cache.delete(owner);
+      }
+    });
+
     ctx.iq("account", "set", NS_BLOCKING, "unblock", async (req): Promise<typeof REPLIED> => {
       checkOwner(req.from, req.to);
       const jids = parseItems(req.payload);

@@ -98,6 +98,18 @@ export const mamModule = defineModule({
       cache.delete(jid.bareString);
     };
     ctx.on("account/deleting", forget);
+    // PRIVACY: with archive.deleteConversationsWithAccount (default), a deleted account's
+    // conversations leave the other local accounts' archives too: its messages are deleted with
+    // it, as the privacy policy says, and no row names it afterwards.
+    if (ctx.config.archive.deleteConversationsWithAccount) {
+      ctx.on("account/deleting", async ({ jid }) => {
+        for (const host of core.hosts) {
+          for (const owner of await ctx.accounts.list(host)) {
+            if (owner !== jid.bareString) await store.delete(owner, { with: jid.bareString });
+          }
+        }
+      });
+    }
     ctx.on("account/deleted", forget);
 
     const inRoster = (account: Jid) => async (peer: Jid) => {

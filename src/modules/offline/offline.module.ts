@@ -114,6 +114,16 @@ export const offlineModule = defineModule({
       return run;
     };
 
+    // PRIVACY: a deleted account's undelivered messages to others go with it (the policy: "your
+    // messages" are deleted with the account), not only the messages waiting for it.
+    ctx.on("account/deleting", async ({ jid }) => {
+      for (const host of core.hosts) {
+        for (const owner of await ctx.accounts.list(host)) {
+          if (owner !== jid.bareString) await locked(owner, () => store.delete(owner, { with: jid.bareString }));
+        }
+      }
+    });
+
     const storeMessage = (owner: Jid, from: Jid, stanza: Element): Promise<boolean> => {
       if (!shouldStore(stanza)) return Promise.resolve(false);
       const key = owner.bareString;
