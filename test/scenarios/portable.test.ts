@@ -337,13 +337,16 @@ describe("account export and import (XEP-0227)", () => {
     assert.equal((await configOf(alice, "alice@localhost", "urn:xmpp:vcard4"))["pubsub#access_model"], "open");
   });
 
-  it("imports ejabberd's export_piefxis files (XInclude, double-base64 SCRAM, offline messages, privacy list)", async () => {
+  it("imports ejabberd's export_piefxis files (XInclude, double-base64 SCRAM, offline messages, privacy list, vCard, private XML)", async () => {
     const s = await server();
     const r = await importFile(s.core, join(FIXTURES, "ejabberd", "20261125-133941.xml"), { merge: false, renameHosts: new Map() });
     assert.deepEqual(r.accounts.map((a) => a.jid).sort(), ["alice@localhost", "bob@localhost", "carol@localhost"]);
     const alice = await login(s, "alice", "pw-alice-123");
     assert.deepEqual((await rosterOf(alice)).get("bob@localhost"), { name: "Bob", subscription: "both", groups: ["Friends"] });
     assert.deepEqual(await blocklistOf(alice), ["spammer@example.org"]);
+    // ejabberd writes vcard-temp and private XML as XEP-0227 shows them
+    assert.equal(await vcardOf(alice), '<vCard xmlns="vcard-temp"><FN>Alice Example</FN><NICKNAME>alice</NICKNAME></vCard>');
+    assert.match(await privateOf(alice, "exodus", "exodus:prefs"), /<defaultnick>Alice<\/defaultnick>/);
     const bob = await login(s, "bob", "pw-bob-123");
     assert.equal((await rosterOf(bob)).get("alice@localhost")?.subscription, "both");
     const carol = await login(s, "carol", "pw-carol-123", true);
