@@ -46,7 +46,7 @@ export const ACCOUNTS_STORE: StoreDeclaration = {
 export const PENDING_IMPORT_STORE: StoreDeclaration = {
   shape: "kv",
   owner: "account",
-  purpose: "Data imported from your previous server that no feature of this server uses yet (such as your profile or bookmarks), kept so that it is not lost",
+  purpose: "Data imported from your previous server that no feature of this server uses yet (such as settings of features this server does not have), kept so that it is not lost",
   retention: { kind: "lifetime" },
   export: true,
 };

@@ -5,7 +5,8 @@
 import { after, afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import https from "node:https";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -22,6 +23,12 @@ const NS_ROSTER = "jabber:iq:roster";
 const NS_MAM = "urn:xmpp:mam:2";
 const NS_BLOCKING = "urn:xmpp:blocking";
 const NS_COMMANDS = "http://jabber.org/protocol/commands";
+const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
+const NS_PRIVATE = "jabber:iq:private";
+const NS_UPLOAD = "urn:xmpp:http:upload:0";
+const OMEMO_DEVICES = "eu.siacs.conversations.axolotl.devicelist";
+const OMEMO_BUNDLE = "eu.siacs.conversations.axolotl.bundles:31415";
 
 const servers: TestServer[] = [];
 const clients: TestClient[] = [];
@@ -74,6 +81,74 @@ function accountReport(r: ImportReport, j: string) {
   const a = r.accounts.find((x) => x.jid === j);
   assert.ok(a, `no report for ${j}`);
   return a;
+}
+
+/** Publishes one item to the account's own PEP node, with publish-options (XEP-0060 §7.1.5). */
+async function publish(c: TestClient, node: string, id: string, payload: XmlElement, options: Record<string, string> = {}): Promise<void> {
+  const form = Object.keys(options).length === 0 ? undefined : xml(
+    "publish-options",
+    {},
+    xml("x", { xmlns: "jabber:x:data", type: "submit" }, xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", {}, `${NS_PUBSUB}#publish-options`)), ...Object.entries(options).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v)))),
+  );
+  await c.iq(xml("iq", { type: "set" }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("publish", { node }, xml("item", { id }, payload)), form)));
+}
+
+/** A PEP node's items as [id, payload XML] (oldest first), from the account itself. */
+async function itemsOf(c: TestClient, owner: string, node: string): Promise<[string, string][]> {
+  const r = await c.iq(xml("iq", { type: "get", to: owner }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("items", { node }))));
+  return r.getChild("pubsub", NS_PUBSUB)!.getChild("items")!.getChildren("item").map((i) => [i.attrs.id as string, (i.children.find((ch) => typeof ch !== "string") as XmlElement).toString()]);
+}
+
+/** A node's configuration field values (XEP-0060 §8.2). */
+async function configOf(c: TestClient, owner: string, node: string): Promise<Record<string, string>> {
+  const r = await c.iq(xml("iq", { type: "get", to: owner }, xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("configure", { node }))));
+  const out: Record<string, string> = {};
+  for (const f of r.getChild("pubsub")!.getChild("configure")!.getChild("x")!.getChildren("field")) out[f.attrs.var as string] = f.getChildren("value").map((v) => v.getText()).join("|");
+  return out;
+}
+
+async function vcardOf(c: TestClient): Promise<string> {
+  return (await c.iq(xml("iq", { type: "get" }, xml("vCard", { xmlns: "vcard-temp" })))).getChild("vCard", "vcard-temp")!.toString();
+}
+
+async function privateOf(c: TestClient, name: string, ns: string): Promise<string> {
+  return (await c.iq(xml("iq", { type: "get" }, xml("query", { xmlns: NS_PRIVATE }, xml(name, { xmlns: ns }))))).getChild("query", NS_PRIVATE)!.getChild(name, ns)!.toString();
+}
+
+/** One HTTPS request to a test server (PUT with a body, or GET). */
+function httpsRequest(s: TestServer, url: string, method = "GET", body?: Buffer, type?: string): Promise<{ status: number; body: Buffer }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { host: "localhost" };
+    if (body) headers["content-length"] = String(body.length);
+    if (type) headers["content-type"] = type;
+    const req = https.request({ host: "127.0.0.1", port: s.httpsPort, path: u.pathname + u.search, method, rejectUnauthorized: false, servername: "localhost", headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Uploads a file over XEP-0363 (slot over XMPP, PUT over HTTPS); returns the GET URL. */
+async function uploadFile(s: TestServer, c: TestClient, filename: string, body: Buffer, type: string): Promise<string> {
+  const r = await c.iq(xml("iq", { type: "get", to: `upload.${s.domain}` }, xml("request", { xmlns: NS_UPLOAD, filename, size: String(body.length), "content-type": type })));
+  const slot = r.getChild("slot", NS_UPLOAD)!;
+  const put = await httpsRequest(s, slot.getChild("put")!.attrs.url as string, "PUT", body, type);
+  assert.equal(put.status, 201);
+  return slot.getChild("get")!.attrs.url as string;
+}
+
+/** The export archive of an account: the document text and the files by path. */
+async function exportArchive(s: TestServer, user: string, dir: string): Promise<{ doc: string; files: Map<string, Buffer>; path: string }> {
+  const path = join(dir, `${user}-${Math.random().toString(36).slice(2)}.tar.gz`);
+  await exportToFile(s.core, jid(user, s.domain), path, true);
+  const files = readTar(gunzipSync(await readFile(path)));
+  const doc = files.get(`${user}@${s.domain}.xml`)!.toString("utf8");
+  return { doc, files, path };
 }
 
 describe("account export and import (XEP-0227)", () => {
@@ -134,7 +209,108 @@ describe("account export and import (XEP-0227)", () => {
     }
   });
 
-  it("imports prosody-migrator's files: SCRAM-SHA-1 passwords work, rosters and archives arrive, the rest waits", async () => {
+  it("round-trips PEP nodes, the vCard, private XML, bookmarks and uploaded files", async () => {
+    const a = await server();
+    await a.createAccount("alice", "alice-secret");
+    const alice = await login(a, "alice", "alice-secret");
+    const me = `alice@${a.domain}`;
+    // vCard first (no photo); the avatar published next becomes its PHOTO (XEP-0398)
+    await alice.iq(xml("iq", { type: "set" }, xml("vCard", { xmlns: "vcard-temp" }, xml("FN", {}, "Alice Liddell"), xml("NICKNAME", {}, "ali"))));
+    await publish(alice, OMEMO_DEVICES, "current", xml("list", { xmlns: "eu.siacs.conversations.axolotl" }, xml("device", { id: "31415" }), xml("device", { id: "27182" })), { "pubsub#access_model": "open" });
+    await publish(alice, OMEMO_BUNDLE, "current", xml("bundle", { xmlns: "eu.siacs.conversations.axolotl" }, xml("signedPreKeyPublic", { signedPreKeyId: "1" }, "BQ=="), xml("identityKey", {}, "BR==")), { "pubsub#access_model": "open" });
+    const png = Buffer.from("not really a PNG, but bytes all the same");
+    const sha1 = createHash("sha1").update(png).digest("hex");
+    await publish(alice, "urn:xmpp:avatar:data", sha1, xml("data", { xmlns: "urn:xmpp:avatar:data" }, png.toString("base64")));
+    await publish(alice, "urn:xmpp:avatar:metadata", sha1, xml("metadata", { xmlns: "urn:xmpp:avatar:metadata" }, xml("info", { id: sha1, type: "image/png", bytes: String(png.length) })));
+    await alice.iq(xml("iq", { type: "set" }, xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("affiliations", { node: OMEMO_BUNDLE }, xml("affiliation", { jid: "friend@example.org", affiliation: "member" })))));
+    await alice.iq(
+      xml("iq", { type: "set" }, xml("query", { xmlns: NS_PRIVATE }, xml("exodus", { xmlns: "exodus:prefs" }, xml("defaultnick", {}, "Alice")))),
+    );
+    await alice.iq(
+      xml("iq", { type: "set" }, xml("query", { xmlns: NS_PRIVATE }, xml("storage", { xmlns: "storage:bookmarks" }, xml("conference", { jid: "tea@muc.example.org", name: "Tea party", autojoin: "true" }, xml("nick", {}, "alice"))))),
+    );
+    const fileBytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    const oldUrl = await uploadFile(a, alice, "rabbit hole.bin", fileBytes, "application/octet-stream");
+
+    const nodes = [OMEMO_DEVICES, OMEMO_BUNDLE, "urn:xmpp:avatar:data", "urn:xmpp:avatar:metadata", "urn:xmpp:bookmarks:1", "storage:bookmarks"];
+    const itemsBefore = new Map<string, [string, string][]>();
+    for (const n of nodes) itemsBefore.set(n, await itemsOf(alice, me, n));
+    assert.deepEqual(itemsBefore.get("urn:xmpp:bookmarks:1")!.map(([id]) => id), ["tea@muc.example.org"], "XEP-0402 items from legacy bookmarks");
+    const vcardBefore = await vcardOf(alice);
+    assert.match(vcardBefore, /BINVAL/);
+    const devicesConfig = await configOf(alice, me, OMEMO_DEVICES);
+    assert.equal(devicesConfig["pubsub#access_model"], "open");
+    const exodus = await privateOf(alice, "exodus", "exodus:prefs");
+    const legacy = await privateOf(alice, "storage", "storage:bookmarks");
+
+    const dir = await mkdtemp(join(tmpdir(), "warbler-export-"));
+    try {
+      // the user's own export holds all of it, the file included
+      const user = await exportArchive(a, "alice", dir);
+      assert.match(user.doc, /urn:xmpp:warbler:upload:0/);
+      assert.match(user.doc, /vcard-temp/);
+      assert.match(user.doc, /jabber:iq:private/);
+      assert.match(user.doc, new RegExp(OMEMO_BUNDLE.replace(/\./g, "\\.")));
+      const archived = [...user.files].filter(([p]) => p.startsWith("files/upload/"));
+      assert.equal(archived.length, 1);
+      assert.ok(archived[0]![0].endsWith("/rabbit hole.bin"));
+      assert.ok(archived[0]![1].equals(fileBytes));
+
+      const b = await server();
+      const report = await importFile(b.core, user.path, { merge: false, renameHosts: new Map() });
+      const acct = accountReport(report, me);
+      assert.deepEqual(acct.pending, []);
+      assert.equal(acct.modules.upload?.imported, 1);
+      assert.ok(acct.modules.pep!.imported >= 6);
+      const alice2 = await login(b, "alice", "alice-secret");
+      for (const n of nodes) assert.deepEqual(await itemsOf(alice2, me, n), itemsBefore.get(n), n);
+      assert.deepEqual(await configOf(alice2, me, OMEMO_DEVICES), devicesConfig);
+      const aff = await alice2.iq(xml("iq", { type: "get" }, xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("affiliations", { node: OMEMO_BUNDLE }))));
+      assert.ok(aff.getChild("pubsub")!.getChild("affiliations")!.getChildren("affiliation").some((x) => x.attrs.jid === "friend@example.org" && x.attrs.affiliation === "member"));
+      assert.equal(await vcardOf(alice2), vcardBefore);
+      assert.equal(await privateOf(alice2, "exodus", "exodus:prefs"), exodus);
+      assert.equal(await privateOf(alice2, "storage", "storage:bookmarks"), legacy);
+
+      // the file is served again, under a new address, with the same bytes
+      const again = await exportArchive(b, "alice", dir);
+      const url = /<file [^>]*url="([^"]+)"/.exec(again.doc)?.[1];
+      assert.ok(url, again.doc);
+      assert.notEqual(url, oldUrl);
+      const got = await httpsRequest(b, url.replace(/&amp;/g, "&"));
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(fileBytes));
+
+      // importing again adds nothing
+      const twice = await importFile(b.core, user.path, { merge: true, renameHosts: new Map() });
+      assert.equal(accountReport(twice, me).modules.upload?.imported, 0);
+      for (const n of nodes) assert.deepEqual(await itemsOf(alice2, me, n), itemsBefore.get(n), n);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("turns imported legacy bookmarks (XEP-0048 in private XML, as ejabberd exports them) into XEP-0402 items", async () => {
+    const s = await server();
+    const dir = await mkdtemp(join(tmpdir(), "warbler-import-"));
+    try {
+      const f = join(dir, "bm.xml");
+      await writeFile(
+        f,
+        `<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='zed' password='zed-secret-1'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='lounge@muc.example.org' autojoin='1' name='Lounge'><nick>zed</nick></conference></storage></query></user></host></server-data>`,
+      );
+      const r = await importFile(s.core, f, { merge: false, renameHosts: new Map() });
+      assert.equal(accountReport(r, "zed@localhost").modules.private?.imported, 1);
+      const zed = await login(s, "zed", "zed-secret-1");
+      const items = await itemsOf(zed, "zed@localhost", "urn:xmpp:bookmarks:1");
+      assert.deepEqual(items.map(([id]) => id), ["lounge@muc.example.org"]);
+      assert.match(items[0]![1], /autojoin="true"/);
+      assert.match(items[0]![1], /<nick>zed<\/nick>/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("imports prosody-migrator's files: SCRAM-SHA-1 passwords work, rosters, archives, private XML and PEP nodes arrive", async () => {
     const s = await server();
     for (const u of ["alice", "bob", "carol"]) {
       const r = await importFile(s.core, join(FIXTURES, "prosody", `${u}@localhost.xml`), { merge: false, renameHosts: new Map() });
@@ -150,18 +326,27 @@ describe("account export and import (XEP-0227)", () => {
     await login(s, "bob", "pw-bob-123");
     await login(s, "carol", "pw-carol-123");
     await assert.rejects(connectClient(s, "alice", "pw-bob-123"));
-    // private XML and PEP have no module yet: kept, and in alice's export
-    const pending = await s.core.storage.kv<string[]>("portable_pending").get("alice@localhost");
-    assert.ok(pending?.some((p) => p.includes("exodus:prefs")));
+    // private XML and the PEP nodes (Prosody keeps the vCard as vCard4 in PEP) arrive; nothing waits
+    assert.equal(await s.core.storage.kv<string[]>("portable_pending").get("alice@localhost"), undefined);
+    assert.match(await privateOf(alice, "exodus", "exodus:prefs"), /<defaultnick>Alice<\/defaultnick>/);
+    const vcard4 = await itemsOf(alice, "alice@localhost", "urn:xmpp:vcard4");
+    assert.equal(vcard4[0]?.[0], "current");
+    assert.match(vcard4[0]![1], /Alice Example/);
+    assert.deepEqual((await itemsOf(alice, "alice@localhost", "http://jabber.org/protocol/nick")).map(([, p]) => p), ['<nick xmlns="http://jabber.org/protocol/nick">Alice N</nick>']);
+    assert.equal((await configOf(alice, "alice@localhost", "storage:bookmarks"))["pubsub#access_model"], "whitelist");
+    assert.equal((await configOf(alice, "alice@localhost", "urn:xmpp:vcard4"))["pubsub#access_model"], "open");
   });
 
-  it("imports ejabberd's export_piefxis files (XInclude, double-base64 SCRAM, offline messages, privacy list)", async () => {
+  it("imports ejabberd's export_piefxis files (XInclude, double-base64 SCRAM, offline messages, privacy list, vCard, private XML)", async () => {
     const s = await server();
     const r = await importFile(s.core, join(FIXTURES, "ejabberd", "20261125-133941.xml"), { merge: false, renameHosts: new Map() });
     assert.deepEqual(r.accounts.map((a) => a.jid).sort(), ["alice@localhost", "bob@localhost", "carol@localhost"]);
     const alice = await login(s, "alice", "pw-alice-123");
     assert.deepEqual((await rosterOf(alice)).get("bob@localhost"), { name: "Bob", subscription: "both", groups: ["Friends"] });
     assert.deepEqual(await blocklistOf(alice), ["spammer@example.org"]);
+    // ejabberd writes vcard-temp and private XML as XEP-0227 shows them
+    assert.equal(await vcardOf(alice), '<vCard xmlns="vcard-temp"><FN>Alice Example</FN><NICKNAME>alice</NICKNAME></vCard>');
+    assert.match(await privateOf(alice, "exodus", "exodus:prefs"), /<defaultnick>Alice<\/defaultnick>/);
     const bob = await login(s, "bob", "pw-bob-123");
     assert.equal((await rosterOf(bob)).get("alice@localhost")?.subscription, "both");
     const carol = await login(s, "carol", "pw-carol-123", true);

@@ -78,16 +78,23 @@ describe("account export and import lifecycle", () => {
     for (const m of needed) assert.ok(withHandler.has(m), `module ${m} exports account data but registers no ctx.portable handler`);
   });
 
+  it("leaves group chat rooms out of account exports: their stores belong to rooms, not accounts", () => {
+    const muc = core.storeRegistry().filter((s) => s.module === "muc");
+    assert.ok(muc.length > 0);
+    for (const s of muc) assert.equal(s.declaration.owner, "room", s.name);
+    assert.ok(!core.portables().some((p) => p.module === "muc"));
+  });
+
   it("keeps unclaimed elements, exports them, and never exports keys unless asked", async () => {
     const doc = parseDocument(
-      `<server-data xmlns='urn:xmpp:pie:0'><host jid='example.com'><user name='zoe' password='zoe-pass'><vCard xmlns='vcard-temp'><FN>Zoe</FN></vCard><query xmlns='jabber:iq:roster'><item jid='amy@example.com' subscription='both'/></query></user></host></server-data>`,
+      `<server-data xmlns='urn:xmpp:pie:0'><host jid='example.com'><user name='zoe' password='zoe-pass'><prefs xmlns='urn:example:unclaimed'><colour>green</colour></prefs><query xmlns='jabber:iq:roster'><item jid='amy@example.com' subscription='both'/></query></user></host></server-data>`,
     );
     const report = await importServerData(core, doc);
-    assert.deepEqual(report.accounts[0]!.pending, ["{vcard-temp}vCard"]);
+    assert.deepEqual(report.accounts[0]!.pending, ["{urn:example:unclaimed}prefs"]);
     assert.equal(report.accounts[0]!.modules.roster?.imported, 1);
     const zoe = jid("zoe", "example.com");
     const user = (await exportAccount(core, zoe, { purpose: "user", credentials: false })).document.getChild("host")!.getChild("user")!;
-    assert.equal(user.getChild("vCard", "vcard-temp")?.getChildText("FN"), "Zoe");
+    assert.equal(user.getChild("prefs", "urn:example:unclaimed")?.getChildText("colour"), "green");
     assert.equal(user.getChild("scram-credentials"), undefined);
     const withKeys = (await exportAccount(core, zoe, { purpose: "migration", credentials: true })).document.getChild("host")!.getChild("user")!;
     assert.equal(withKeys.getChildren("scram-credentials").length, 2);

@@ -28,6 +28,7 @@ import {
 } from "./config.js";
 import { featuresOf, parseCaps, verifyCaps, type Caps } from "./caps.js";
 import type { PepItem, PepService, PublishEvent, RetractEvent } from "./types.js";
+import { nodesFromElements, nodesToElements, type PortableNode } from "./portable.js";
 
 /** XEP-0060 §4.1 affiliations a PEP owner can grant. */
 const AFFILIATIONS = ["owner", "publisher", "member", "none", "outcast"] as const;
@@ -607,6 +608,55 @@ export const pepModule = defineModule({
       }
     });
     ctx.on("account/deleted", ({ jid }) => void nodeCache.delete(jid.bareString));
+
+    // ---- export and import (XEP-0227, the nodes as Prosody's migrator writes them) ----
+
+    ctx.portable({
+      elements: [
+        { name: "pubsub", ns: NS_PUBSUB_OWNER },
+        { name: "pubsub", ns: NS_PUBSUB },
+      ],
+      // every node, with its configuration, affiliations and items: all of it is the user's
+      async export(account) {
+        const nodes = await loadNodes(account.bareString);
+        const out: PortableNode[] = [];
+        for (const [node, rec] of Object.entries(nodes)) {
+          out.push({ node, config: rec.config, affiliations: { ...rec.affiliations }, items: await readItems(account, node) });
+        }
+        return { elements: nodesToElements(account.bareString, out) };
+      },
+      // through the same storage path as a publish, so max_items and the node limit hold; the
+      // other modules hear about the items (bookmarks and avatar conversion stay in step)
+      async import(account, elements) {
+        const { nodes, notes } = nodesFromElements(account.bareString, elements, maxItems);
+        let imported = 0;
+        let skippedNodes = 0;
+        for (const n of nodes) {
+          const rec = await locked(account.bareString, async () => {
+            const all = { ...(await loadNodes(account.bareString)) };
+            const existing = all[n.node];
+            if (!existing && Object.keys(all).length >= maxNodes) return undefined;
+            const next: NodeRecord = existing
+              ? { ...existing, config: n.config ?? existing.config, affiliations: { ...existing.affiliations, ...(n.affiliations as Record<string, Affiliation>) } }
+              : { config: n.config ?? defaultConfig(), affiliations: n.affiliations as Record<string, Affiliation>, created: Date.now() };
+            all[n.node] = next;
+            await saveNodes(account.bareString, all);
+            return next;
+          });
+          if (!rec) {
+            skippedNodes++;
+            continue;
+          }
+          for (const item of n.items) {
+            await store(account, n.node, item.id, item.payload, () => rec.config);
+            await fire(publishListeners, { owner: account, node: n.node, item: { id: item.id, payload: item.payload, when: Date.now() }, by: "import" });
+            imported++;
+          }
+        }
+        if (skippedNodes > 0) notes.push(`${skippedNodes} nodes not imported: the account has the most nodes allowed (${maxNodes})`);
+        return { imported, notes };
+      },
+    });
 
     // ---- the service ----
 

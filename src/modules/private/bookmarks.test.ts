@@ -19,3 +19,16 @@ describe("bookmarks conversion (XEP-0402 §5.3, XEP-0048)", () => {
     );
   });
 });
+
+describe("private XML in the import (XEP-0227 §4)", () => {
+  it("stores each element by name and namespace, later ones winning, reserved namespaces skipped", async () => {
+    const { privateEntries } = await import("./private.module.js");
+    const q = parseXml(
+      `<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"><defaultnick>A</defaultnick></exodus><x xmlns="jabber:iq:roster"/><exodus xmlns="exodus:prefs"><defaultnick>B</defaultnick></exodus><storage xmlns="storage:bookmarks"/></query>`,
+    );
+    const { entries, skipped } = privateEntries([q]);
+    assert.deepEqual(Object.keys(entries).sort(), ["{exodus:prefs}exodus", "{storage:bookmarks}storage"]);
+    assert.equal(skipped, 1);
+    assert.match(JSON.stringify(entries["{exodus:prefs}exodus"]), /"B"/);
+  });
+});

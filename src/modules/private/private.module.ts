@@ -23,6 +23,23 @@ const LEGACY_PEP_CONFIG = { access_model: "whitelist" } as const;
 
 const keyOf = (el: Element) => `{${el.ns}}${el.name}`;
 
+/**
+ * The entries to store from imported <query xmlns='jabber:iq:private'/> elements, by key (a later
+ * element of the same name and namespace wins); elements in reserved namespaces are skipped
+ * (XEP-0049 §2.3), as a client's set would be refused.
+ */
+export function privateEntries(elements: Element[]): { entries: Record<string, ElementJson>; skipped: number } {
+  const entries: Record<string, ElementJson> = {};
+  let skipped = 0;
+  for (const q of elements) {
+    for (const c of q.elements()) {
+      if (reservedNamespace(c.ns)) skipped++;
+      else entries[keyOf(c)] = toJson(c);
+    }
+  }
+  return { entries, skipped };
+}
+
 export const privateModule = defineModule({
   name: "private",
   specs: ["XEP-0049", "XEP-0048 (storage)", "XEP-0402", "XEP-0411"],
@@ -91,6 +108,25 @@ export const privateModule = defineModule({
     pep?.onRetract((e) => {
       if (e.by === ctx.name || e.node !== NS_BOOKMARKS2) return;
       return locked(e.owner.bareString, () => fromBookmarks2(e.owner));
+    });
+
+    // ---- export and import: XEP-0227 §4 "Private XML Storage", <query xmlns='jabber:iq:private'/> ----
+
+    ctx.portable({
+      elements: [{ name: "query", ns: NS_PRIVATE }],
+      async export(account) {
+        const all = await store.getAll(account.bareString);
+        const children = [...all.values()].map((j) => fromJson(j));
+        return { elements: children.length > 0 ? [x("query", { xmlns: NS_PRIVATE }, ...children)] : [] };
+      },
+      async import(account, elements) {
+        const { entries, skipped } = privateEntries(elements);
+        if (Object.keys(entries).length > 0) await store.setMany(account.bareString, entries);
+        const legacy = entries[legacyKey];
+        // legacy bookmarks reach XEP-0402 and the legacy PEP node, as a client's set would (XEP-0402 §5.3)
+        if (legacy) await locked(account.bareString, () => fromLegacy(account, fromJson(legacy), "private"));
+        return { imported: Object.keys(entries).length, notes: skipped > 0 ? [`${skipped} elements in reserved namespaces skipped`] : undefined };
+      },
     });
 
     const check = (req: IqRequest): Element[] => {

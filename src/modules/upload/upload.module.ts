@@ -1,7 +1,8 @@
 // HTTP File Upload (XEP-0363 urn:xmpp:http:upload:0): a service domain per host (upload.<host>)
 // grants slots to local accounts (disco with XEP-0128 max-file-size, size/type/name checks,
 // quotas with <retry/>), and the HTTPS routes take the PUT and serve the files (RFC 9110 ranges).
-import { open } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { ServerResponse } from "node:http";
@@ -12,12 +13,14 @@ import { errorSummary } from "../../core/session.js";
 import { HttpError, type HttpRequest } from "../../core/http.js";
 import type { StanzaEvent } from "../../core/events.js";
 import { parseJid } from "../../jid/jid.js";
+import { Readable } from "node:stream";
 import { x, type Element } from "../../xml/element.js";
 import type { ArchiveStore } from "../../storage/types.js";
 import type { DiscoService } from "../disco/disco.module.js";
 import { contentTypeAllowed, mediaType, parseRange, sanitizeFilename, servedAs, type ContentTypePolicy } from "./policy.js";
 import { newSlotId, SLOT_ID, SlotTable, type Slot } from "./slots.js";
 import { FileStore, UploadWriteError, type FileMeta } from "./files.js";
+import { NS_WARBLER_UPLOAD, uploadPath, uploadsElement, uploadsFromElements, type PortableUpload } from "./portable.js";
 
 export const NS_UPLOAD = "urn:xmpp:http:upload:0";
 /** The HTTP path prefix of upload and download URLs. */
@@ -62,17 +65,85 @@ export const uploadModule = defineModule({
   }),
   async setup(ctx) {
     const cfg = ctx.config.upload;
+    const store = ctx.stores.upload_files as ArchiveStore<UploadRecord>;
+    const files = new FileStore(join(ctx.config.dataDir, "uploads"));
+    const retentionMs = cfg.retentionDays * DAY_MS;
+
+    // ---- export and import (registered even with uploads off: the files stay the user's) ----
+
+    ctx.portable({
+      elements: [{ name: "uploads", ns: NS_WARBLER_UPLOAD }],
+      async export(account) {
+        const { items } = await store.query(account.bareString);
+        const listed: PortableUpload[] = [];
+        const out = [];
+        for (const item of items) {
+          const path = files.dataPath(item.id);
+          const size = (await stat(path).catch(() => undefined))?.size;
+          // a record whose file is gone (or differs) has nothing to export
+          if (size !== item.value.size) continue;
+          const base = ctx.core.httpBaseUrl(account.domain);
+          const p = uploadPath(item.id, item.value.filename);
+          listed.push({ id: item.id, filename: item.value.filename, size, contentType: item.value.contentType, when: item.when, path: p, url: base === undefined ? undefined : `${base}${UPLOAD_PATH}${item.id}/${encodeURIComponent(item.value.filename)}` });
+          out.push({ path: p, size, mtime: item.when, open: () => createReadStream(path) });
+        }
+        return listed.length > 0 ? { elements: [uploadsElement(listed)], files: out } : { elements: [] };
+      },
+      // each file gets a new id (and so a new URL); the upload date is kept, so retention counts from it
+      async import(account, elements, opts) {
+        const { files: listed, invalid } = uploadsFromElements(elements);
+        const notes: string[] = [];
+        if (invalid > 0) notes.push(`${invalid} invalid file entries skipped`);
+        let imported = 0;
+        let missing = 0;
+        let expired = 0;
+        let present = 0;
+        const now = Date.now();
+        const { items: existing } = await store.query(account.bareString);
+        // not files.init(): that removes partial files, and uploads may be in progress
+        await mkdir(files.dir, { recursive: true, mode: 0o700 });
+        for (const f of listed) {
+          if (f.when < now - retentionMs) {
+            expired++;
+            continue;
+          }
+          // idempotent: the same name, size and date is the same upload
+          if (existing.some((e) => e.when === f.when && e.value.filename === f.filename && e.value.size === f.size)) {
+            present++;
+            continue;
+          }
+          const data = opts.file(f.path);
+          if (!data || data.length !== f.size) {
+            missing++;
+            continue;
+          }
+          const id = newSlotId();
+          const meta: FileMeta = { id, owner: account.bareString, filename: f.filename, size: f.size, contentType: f.contentType, when: f.when };
+          await files.write(meta, Readable.from([data]));
+          try {
+            await store.append(account.bareString, { id, when: f.when, value: { filename: f.filename, size: f.size, contentType: f.contentType } });
+          } catch (err) {
+            await files.remove(id);
+            throw err;
+          }
+          imported++;
+        }
+        if (missing > 0) notes.push(`${missing} files not in the archive (or of another size) skipped`);
+        if (expired > 0) notes.push(`${expired} files older than the retention (${cfg.retentionDays} days) skipped`);
+        if (present > 0) notes.push(`${present} files already present`);
+        if (imported > 0) notes.push("imported files have new download addresses");
+        return { imported, notes };
+      },
+    });
+
     if (!cfg.enabled) return;
     if (!ctx.config.http.enabled && !ctx.config.http.publicUrl) {
       ctx.log.warn("upload: HTTP is disabled and http.publicUrl is not set; file upload is off");
       return;
     }
-    const store = ctx.stores.upload_files as ArchiveStore<UploadRecord>;
-    const files = new FileStore(join(ctx.config.dataDir, "uploads"));
     await files.init();
     const slots = new SlotTable();
     const inProgress = new Set<string>();
-    const retentionMs = cfg.retentionDays * DAY_MS;
     const policy: ContentTypePolicy = { allow: cfg.allowedContentTypes, deny: cfg.deniedContentTypes };
 
     // ---- XMPP: the service domain ----

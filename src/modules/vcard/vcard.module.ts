@@ -118,6 +118,29 @@ export const vcardModule = defineModule({
       }
     });
 
+    // ---- export and import: <vCard xmlns='vcard-temp'/> under <user/> (XEP-0227 §4 "vCards") ----
+
+    ctx.portable({
+      elements: [{ name: "vCard", ns: NS_VCARD }],
+      async export(account) {
+        const v = await load(account);
+        return { elements: v ? [v] : [] };
+      },
+      async import(account, elements) {
+        // one vCard per account: the last one given wins
+        const vcard = elements[elements.length - 1];
+        if (!vcard) return { imported: 0 };
+        if (tooLarge(vcard)) return { imported: 0, notes: [`the vCard exceeds ${maxSize} bytes and was not imported`] };
+        const photo = await save(account, vcard.clone());
+        // XEP-0398 §4: a photo becomes the PEP avatar, unless the import brought one (PEP is imported first)
+        if (pep && photo && (await pep.items(account, NS_AVATAR_METADATA)).length === 0) {
+          await pep.publish(account, NS_AVATAR_DATA, { id: photo.sha1, payload: x("data", { xmlns: NS_AVATAR_DATA }, photo.base64) }, { by: ctx.name });
+          await pep.publish(account, NS_AVATAR_METADATA, { id: photo.sha1, payload: metadataFor(photo) }, { by: ctx.name });
+        }
+        return { imported: 1 };
+      },
+    });
+
     // ---- XEP-0398 §4: a PEP avatar becomes the vCard photo ----
 
     pep?.onPublish(async (e) => {
