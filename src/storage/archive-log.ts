@@ -35,17 +35,21 @@ const LOG_SCHEMA = `create table if not exists log (
 // was moved before a crash between the two commits, so it is skipped), then drops them from the log.
 // Plain JavaScript shared by the worker and the fallback on the main thread.
 const COMPACT_SOURCE = `
-function compactStep(db, chunk, after) {
-  // The highest jseq ever given out, read before the log: if the log then has nothing after
-  // 'after', every row up to it has been moved (sqlite_sequence is written with the row).
-  const seq = db.prepare("select seq from lg.sqlite_sequence where name = 'log'").pluck().get() ?? 0;
-  const range = db.prepare("select min(jseq) as lo, max(jseq) as hi from lg.log where jseq > ?").get(after);
-  if (range.lo === null) return { movedUpTo: Math.max(seq, after), more: false };
-  const bound = Math.min(range.hi, range.lo + chunk - 1);
-  db.transaction(() => {
-    db.prepare('insert or ignore into main.archive (store, owner, id, "when", "with", value) select store, owner, id, "when", "with", value from lg.log where jseq > ? and jseq <= ? order by jseq').run(after, bound);
-  })();
-  return { movedUpTo: bound, more: true };
+function compactor(db, chunk) {
+  const lastSeq = db.prepare("select seq from lg.sqlite_sequence where name = 'log'").pluck();
+  const range = db.prepare("select min(jseq) as lo, max(jseq) as hi from lg.log where jseq > ?");
+  const move = db.prepare('insert or ignore into main.archive (store, owner, id, "when", "with", value) select store, owner, id, "when", "with", value from lg.log where jseq > ? and jseq <= ? order by jseq');
+  const moveTx = db.transaction((after, bound) => move.run(after, bound));
+  return function step(after) {
+    // The highest jseq ever given out, read before the log: if the log then has nothing after
+    // 'after', every row up to it has been moved (sqlite_sequence is written with the row).
+    const seq = lastSeq.get() ?? 0;
+    const r = range.get(after);
+    if (r.lo === null) return { movedUpTo: Math.max(seq, after), more: false };
+    const bound = Math.min(r.hi, r.lo + chunk - 1);
+    moveTx(after, bound);
+    return { movedUpTo: bound, more: true };
+  };
 }
 `;
 
@@ -60,11 +64,12 @@ db.pragma("busy_timeout = 5000");
 db.pragma("secure_delete = ON");
 db.prepare("attach database ? as lg").run(workerData.logPath);
 let moved = 0;
+const step = compactor(db, workerData.chunk);
 function run() {
   try {
     let r;
     do {
-      r = compactStep(db, workerData.chunk, moved);
+      r = step(moved);
       if (r.movedUpTo > moved) { moved = r.movedUpTo; parentPort.postMessage({ moved }); }
     } while (r.more);
     db.pragma("lg.wal_checkpoint(PASSIVE)");
@@ -79,11 +84,10 @@ parentPort.on("message", (m) => {
 });
 `;
 
-const compactStep = new Function(`${COMPACT_SOURCE}; return compactStep;`)() as (
+const compactor = new Function(`${COMPACT_SOURCE}; return compactor;`)() as (
   db: Database.Database,
   chunk: number,
-  after: number,
-) => { movedUpTo: number; more: boolean };
+) => (after: number) => { movedUpTo: number; more: boolean };
 
 /** The log of one SQLite database: appends on the main thread, compaction in a worker. */
 export interface ArchiveLog {
@@ -134,6 +138,7 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
   });
   let waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   let fallback: Database.Database | undefined;
+  let fallbackStep: ((after: number) => { movedUpTo: number; more: boolean }) | undefined;
 
   /** Drops moved rows now: readers settle before purges and dumps, so the log never outlives a deletion. */
   const dropMoved = () => {
@@ -157,10 +162,11 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
       fallback.pragma("busy_timeout = 5000");
       fallback.pragma("secure_delete = ON");
       fallback.prepare("attach database ? as lg").run(logPath);
+      fallbackStep = compactor(fallback, COMPACT_CHUNK);
     }
     let r: { movedUpTo: number; more: boolean };
     do {
-      r = compactStep(fallback, COMPACT_CHUNK, moved);
+      r = fallbackStep!(moved);
       moved = Math.max(moved, r.movedUpTo);
     } while (r.more);
     release();
