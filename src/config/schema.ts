@@ -246,6 +246,12 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    retention: z
+      .object({
+        sweepMinutes: positiveInt.max(1440).default(15).describe("Minutes between retention sweeps (also run at start-up), which delete data older than each store's retention, uploaded files included."),
+      })
+      .strict()
+      .default({}),
     archive: z
       .object({
         retentionDays: positiveInt.default(90).describe("Days a message stays in the personal archive (XEP-0313) before it is deleted."),

@@ -57,8 +57,6 @@ export interface RegisteredPortable {
   handler: PortableHandler;
 }
 
-/** How often expired data is deleted. */
-export const RETENTION_SWEEP_MS = 15 * 60 * 1000;
 
 /** A registered store: its declaration and the module that declared it. */
 export interface RegisteredStore {
@@ -776,7 +774,7 @@ export class Core {
 
   /**
    * Deletes what every store with a duration retention holds beyond it (the privacy policy's
-   * "how long"). Returns rows removed per store. Runs at start and then every `retentionSweepMinutes`.
+   * "how long"). Returns rows removed per store. Runs at start and then every `retention.sweepMinutes`.
    */
   async retentionSweep(now = Date.now()): Promise<Record<string, number>> {
     const removed: Record<string, number> = {};
@@ -785,6 +783,9 @@ export class Core {
       if (r.kind !== "duration") continue;
       removed[s.name] = await this.storage.expire(s.name, now - r.ms);
     }
+    // One scheduler for every retention: modules keeping data outside the stores (uploaded files)
+    // follow the same clock
+    await this.events.emit("retention/sweep", { now });
     const total = Object.values(removed).reduce((a, b) => a + b, 0);
     if (total > 0) this.log.info({ removed }, "retention sweep");
     return removed;
@@ -803,7 +804,7 @@ export class Core {
     if (adopted > 0) this.log.info({ adopted }, "pending imported data handed to modules");
     const t = setInterval(() => {
       this.retentionSweep().catch((err: unknown) => this.log.error({ err: errorSummary(err) }, "retention sweep failed"));
-    }, RETENTION_SWEEP_MS);
+    }, this.config.retention.sweepMinutes * 60_000);
     t.unref();
     this.timers.push(t);
     await this.events.emit("server/started", {});

@@ -42,6 +42,8 @@ export interface EventMap {
   /** Before the account's stores are purged: modules notify contacts, close rooms, … */
   "account/deleting": { jid: Jid };
   "account/deleted": { jid: Jid; removed: Record<string, number> };
+  /** After the retention sweep expired the stores (clock `now`): modules delete what lives outside them (files). */
+  "retention/sweep": { now: number };
   "server/started": Record<string, never>;
   "server/stopping": Record<string, never>;
 }
@@ -58,7 +60,7 @@ const KNOWN = new Set<string>([
   "message/bare", "message/full", "message/host", "presence/bare", "presence/full", "presence/host",
   "iq/bare", "iq/full", "iq/host", "presence/broadcast", "stanza/outgoing", "stanza/deliver",
   "message/offline", "session/bound", "session/available", "session/closed", "account/created",
-  "account/deleting", "account/deleted", "server/started", "server/stopping",
+  "account/deleting", "account/deleted", "retention/sweep", "server/started", "server/stopping",
 ] satisfies EventName[]);
 
 export class Events {

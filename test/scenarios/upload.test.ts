@@ -11,7 +11,6 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { connectClient, xml, type TestClient, type XmlElement } from "../helpers/client.js";
 import { jid } from "../../src/jid/jid.js";
 import { x } from "../../src/xml/element.js";
-import type { UploadService } from "../../src/modules/upload/upload.module.js";
 
 const NS_UPLOAD = "urn:xmpp:http:upload:0";
 const DAY = 86_400_000;
@@ -289,13 +288,27 @@ describe("HTTP File Upload (XEP-0363)", () => {
     assert.deepEqual(replies, ["mallory@elsewhere.example/r error not-allowed"]);
   });
 
+  it("reports uploads in the metrics without names or addresses", async () => {
+    const before = await srv.core.metrics.render();
+    const n = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
+    const s = await upload(srv, alice, Buffer.from("metered"), "m.txt", "text/plain");
+    assert.equal((await request(srv, s.get)).status, 200);
+    const after = await srv.core.metrics.render();
+    assert.equal(n(after, "warbler_uploads_total"), n(before, "warbler_uploads_total") + 1);
+    assert.equal(n(after, "warbler_upload_bytes_total"), n(before, "warbler_upload_bytes_total") + 7);
+    assert.ok(n(after, "warbler_upload_stored_files") >= 1);
+    assert.match(after, /warbler_upload_downloads_total\{status="200"\} \d+/);
+    assert.doesNotMatch(after, /alice|m\.txt/);
+  });
+
   it("deletes the files after the retention period", async () => {
     const s = await upload(srv, alice, Buffer.from("old"));
     const id = new URL(s.get).pathname.split("/")[2]!;
-    const service = srv.core.service<UploadService>("upload")!;
-    assert.equal(await service.sweep(Date.now() + 29 * DAY), 0, "kept within the 30 days");
-    assert.equal((await request(srv, s.get)).status, 200);
-    assert.ok((await service.sweep(Date.now() + 31 * DAY)) >= 1);
+    // the core's one retention scheduler, with its clock moved forward
+    await srv.core.retentionSweep(Date.now() + 29 * DAY);
+    assert.equal((await request(srv, s.get)).status, 200, "kept within the 30 days");
+    const removed = await srv.core.retentionSweep(Date.now() + 31 * DAY);
+    assert.ok((removed.upload_files ?? 0) >= 1);
     assert.equal((await request(srv, s.get)).status, 404);
     assert.ok(!(await readdir(uploadsDir)).some((n) => n.startsWith(id)), "the bytes are gone from disk");
     const rows = await srv.core.storage.dumpOwner("alice@localhost", "upload_files");

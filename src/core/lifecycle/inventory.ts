@@ -2,7 +2,7 @@
 // purpose, retention, export) and the live configuration, so it never claims more or less than the
 // code does. docs/privacy.md is this text for the default configuration.
 import type { Config } from "../../config/schema.js";
-import { RETENTION_SWEEP_MS, type RegisteredStore } from "../core.js";
+import type { RegisteredStore } from "../core.js";
 import type { Retention } from "../../storage/types.js";
 
 /** Human wording of a retention declaration. */
@@ -107,7 +107,7 @@ export function buildInventory(stores: RegisteredStore[], config: Config): Inven
       },
       {
         title: "Retention",
-        paragraphs: [`Data with a time limit is deleted by a sweep at start-up and every ${describeDuration(RETENTION_SWEEP_MS)}.`],
+        paragraphs: [`Data with a time limit is deleted by a sweep at start-up and every ${describeDuration(config.retention.sweepMinutes * 60_000)}.`],
       },
       { title: "Backups", ...backupContent(config) },
     ],

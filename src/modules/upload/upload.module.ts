@@ -25,8 +25,6 @@ import { NS_WARBLER_UPLOAD, uploadPath, uploadsElement, uploadsFromElements, typ
 export const NS_UPLOAD = "urn:xmpp:http:upload:0";
 /** The HTTP path prefix of upload and download URLs. */
 export const UPLOAD_PATH = "/upload/";
-/** How often expired files and stray temporary files are removed. */
-const SWEEP_MS = 60 * 60_000;
 const DAY_MS = 86_400_000;
 
 /** What the upload_files store keeps per file (the owner is the row's owner, the id its id). */
@@ -199,6 +197,13 @@ export const uploadModule = defineModule({
       }
     };
 
+    // Metrics (no personal data in labels): uploads and downloads, and what is stored now
+    const uploadsDone = ctx.core.metrics.counter("warbler_uploads", "Files uploaded completely (XEP-0363).");
+    const uploadBytes = ctx.core.metrics.counter("warbler_upload_bytes", "Bytes of files uploaded completely.");
+    const downloads = ctx.core.metrics.counter("warbler_upload_downloads", "File downloads (GET and HEAD), by HTTP status.", ["status"]);
+    ctx.core.metrics.gauge("warbler_upload_stored_files", "Uploaded files on disk.", async () => (await files.list()).length);
+    ctx.core.metrics.gauge("warbler_upload_stored_bytes", "Bytes of uploaded files on disk.", async () => (await files.list()).reduce((n, m) => n + m.size, 0));
+
     const requestSlot = async (ev: StanzaEvent, req: Element): Promise<Element> => {
       // XEP-0363 §5: a permanent error for those not allowed to upload (only this server's accounts)
       if (!ev.origin || !ctx.core.isLocalHost(ev.from.domain)) {
@@ -328,6 +333,8 @@ export const uploadModule = defineModule({
         inProgress.delete(id);
       }
       ctx.log.debug({ user: slot.owner, id, size: slot.size }, "file uploaded");
+      uploadsDone.inc();
+      uploadBytes.inc({}, slot.size);
       // XEP-0363 §6: 201 means the file is ready to be served at the GET URL
       res.writeHead(201, { ...CORS, "Content-Length": "0" });
       res.end();
@@ -405,6 +412,7 @@ export const uploadModule = defineModule({
           return;
         }
         if (req.method === "PUT") return put(id, name, req, res);
+        res.once("finish", () => downloads.inc({ status: String(res.statusCode) }));
         return get(id, name, req, res);
       },
     });
@@ -428,11 +436,10 @@ export const uploadModule = defineModule({
       return removed;
     };
     ctx.provide<UploadService>("upload", { sweep });
-    // The core's retention sweep expires the records; this one deletes the files too.
-    ctx.every(SWEEP_MS, () => sweep().then(() => undefined));
-    ctx.on("server/started", async () => {
-      // a failed sweep must not stop the server from starting; the periodic one retries
-      await sweep().catch((err: unknown) => ctx.log.error({ err: errorSummary(err) }, "upload sweep failed"));
+    // The core's retention sweep (start-up, then every retention.sweepMinutes) expires the
+    // records; on the same clock this deletes the files. A failure is logged; the next sweep retries.
+    ctx.on("retention/sweep", async ({ now }) => {
+      await sweep(now).catch((err: unknown) => ctx.log.error({ err: errorSummary(err) }, "upload sweep failed"));
     });
 
     // Before the core purges the account's records: its files, and the slots it holds.
