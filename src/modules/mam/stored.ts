@@ -1,6 +1,6 @@
 // What an archive row holds: the message as XML text and its direction (XEP-0313 §3: the stanza
 // itself, SHOULD be stored whole), and the way back to an element when a query returns it.
-import { StreamParser } from "../../xml/parser.js";
+import { storedXmlReader } from "../../xml/parse-element.js";
 import type { Element } from "../../xml/element.js";
 
 /** The value of one `archive` row. */
@@ -16,32 +16,8 @@ export function toStored(stanza: Element, dir: "in" | "out"): ArchivedMessage {
   return { dir, xml: stanza.toString() };
 }
 
-/**
- * Parses stored messages back; one parser serves a whole page. Rows were well-formed stanzas
- * within the stream limits when written; the limits here are wide so a later, stricter
- * configuration does not make old rows unreadable. A row that fails to parse yields undefined.
- */
+/** Parses stored messages back (one parser for a whole page); undefined for an unreadable row. */
 export function storedReader(): (v: ArchivedMessage) => Element | undefined {
-  let out: Element | undefined;
-  let failed = false;
-  const parser = new StreamParser(
-    {
-      streamStart: () => {},
-      streamEnd: () => {},
-      stanza: (el) => {
-        out ??= el;
-      },
-      error: () => {
-        failed = true;
-      },
-    },
-    { mode: "fragments", maxStanzaSize: 16 * 1024 * 1024, maxDepth: 1024 },
-  );
-  return (v) => {
-    out = undefined;
-    failed = false;
-    parser.write(v.xml);
-    if (failed) parser.reset(); // clears the error for the next row
-    return failed ? undefined : out;
-  };
+  const read = storedXmlReader();
+  return (v) => read(v.xml);
 }

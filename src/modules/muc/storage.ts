@@ -4,7 +4,6 @@
 import { archive, kv, map } from "../../core/module.js";
 import type { Config } from "../../config/schema.js";
 import type { ArchiveStore, KvStore, MapStore } from "../../storage/types.js";
-import { StreamParser } from "../../xml/parser.js";
 import type { Element } from "../../xml/element.js";
 import type { AffiliationRecord, RoomRecord } from "./room.js";
 
@@ -59,27 +58,4 @@ export interface MucStores {
 }
 
 /** Parses stored XML back into an element (one parser for many rows); undefined when unreadable. */
-export function xmlReader(): (xml: string) => Element | undefined {
-  let out: Element | undefined;
-  let failed = false;
-  const parser = new StreamParser(
-    {
-      streamStart: () => {},
-      streamEnd: () => {},
-      stanza: (el) => {
-        out ??= el;
-      },
-      error: () => {
-        failed = true;
-      },
-    },
-    { mode: "fragments", maxStanzaSize: 16 * 1024 * 1024, maxDepth: 1024 },
-  );
-  return (xml) => {
-    out = undefined;
-    failed = false;
-    parser.write(xml);
-    if (failed) parser.reset();
-    return failed ? undefined : out;
-  };
-}
+export { storedXmlReader as xmlReader } from "../../xml/parse-element.js";
