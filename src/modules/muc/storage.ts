@@ -4,7 +4,6 @@
 import { archive, kv, map } from "../../core/module.js";
 import type { Config } from "../../config/schema.js";
 import type { ArchiveStore, KvStore, MapStore } from "../../storage/types.js";
-import type { Element } from "../../xml/element.js";
 import type { AffiliationRecord, RoomRecord } from "./room.js";
 
 /** One row of a room's archive. */
