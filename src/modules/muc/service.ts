@@ -420,20 +420,31 @@ export class MucService {
 
   // ---- messages (XEP-0045 §7.4 groupchat, §7.5 private, §7.8 invitations, §8.1 subject) ----
 
+  /**
+   * The room and sender of a message to a room or an occupant; undefined when the message is
+   * already dealt with: an error bounced by an occupant's server removes the ghost (XEP-0045 §18.1).
+   */
+  private async messageTarget(ev: StanzaEvent, roomJid: string): Promise<{ room: Room; a: ReturnType<MucService["actor"]> } | undefined> {
+    const type = ev.stanza.attrs.type;
+    const room = this.rooms.get(roomJid);
+    if (!room) {
+      if (type === "error") return undefined;
+      throw new StanzaError("item-not-found", "No such room");
+    }
+    const a = this.actor(room, ev.from);
+    if (type === "error") {
+      if (a.occupant) await this.removeSession(room, a.occupant, ev.from.toString(), [333]);
+      return undefined;
+    }
+    return { room, a };
+  }
+
   private async roomMessage(ev: StanzaEvent, roomJid: string): Promise<void> {
     const { stanza, from } = ev;
     const type = stanza.attrs.type;
-    const room = this.rooms.get(roomJid);
-    if (!room) {
-      if (type === "error") return;
-      throw new StanzaError("item-not-found", "No such room");
-    }
-    const a = this.actor(room, from);
-    if (type === "error") {
-      // an occupant's server bounced what the room sent: remove the ghost (XEP-0045 §18.1)
-      if (a.occupant) await this.removeSession(room, a.occupant, from.toString(), [333]);
-      return;
-    }
+    const target = await this.messageTarget(ev, roomJid);
+    if (!target) return;
+    const { room, a } = target;
     if (type === "groupchat") return this.groupchat(room, a, stanza, from);
     const userX = stanza.getChild("x", NS_MUC_USER);
     const invites = userX?.getChildren("invite") ?? [];
@@ -542,16 +553,9 @@ export class MucService {
   private async privateMessage(ev: StanzaEvent, roomJid: string): Promise<void> {
     const { stanza, from, to } = ev;
     const type = stanza.attrs.type;
-    const room = this.rooms.get(roomJid);
-    if (!room) {
-      if (type === "error") return;
-      throw new StanzaError("item-not-found", "No such room");
-    }
-    const a = this.actor(room, from);
-    if (type === "error") {
-      if (a.occupant) await this.removeSession(room, a.occupant, from.toString(), [333]);
-      return;
-    }
+    const found = await this.messageTarget(ev, roomJid);
+    if (!found) return;
+    const { room, a } = found;
     if (type === "groupchat") throw new StanzaError("bad-request", "Groupchat messages go to the room"); // §7.5
     if (!a.occupant) throw new StanzaError("not-acceptable", "Only occupants may send private messages"); // §7.5
     if (!maySendPrivate(a.role, room.config)) throw new StanzaError("forbidden", "Private messages are not allowed here");
