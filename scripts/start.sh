@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One command for a newcomer: installs dependencies if needed, builds if needed, and starts
-# Warbler (domain localhost, SQLite in ./data, a self-signed certificate, ports 5222/5223).
+# Warbler (domain localhost, SQLite in ./data, a self-signed certificate, ports 5222/5223 and
+# HTTPS 5281 for file upload, WebSocket and the privacy page).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$major" -lt 20 ]; then
-  echo "Warbler needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+# Node 20.19 or newer (engines in package.json: age-encryption's dependencies need it)
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+  echo "Warbler needs Node.js 20.19 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
   exit 1
 fi
 if ! command -v openssl >/dev/null; then
