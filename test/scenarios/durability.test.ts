@@ -57,6 +57,8 @@ describe("durability", () => {
         "dataDir: ./data",
         "log: { level: info }",
         "c2s: { host: 127.0.0.1, port: 0, directTls: { enabled: false } }",
+        // a fixed HTTPS port would collide with other servers on the machine
+        "http: { host: 127.0.0.1, port: 0 }",
         "auth: { scramIterations: 4096 }",
         "offline: { maxPerAccount: 10000 }",
         "",
