@@ -246,6 +246,10 @@ export const rawConfigSchema = z
       })
       .strict()
       .default({}),
+    admins: z
+      .array(z.string().regex(/^[^@/\s]+@[^@/\s]+$/, "must be a bare JID such as admin@example.com"))
+      .default([])
+      .describe("Accounts allowed to run the server's administration commands (XEP-0133), e.g. deleting a user. Each may act on the accounts of its own host."),
     retention: z
       .object({
         sweepMinutes: positiveInt.max(1440).default(15).describe("Minutes between retention sweeps (also run at start-up), which delete data older than each store's retention, uploaded files included."),

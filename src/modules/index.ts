@@ -23,6 +23,7 @@ import { webModule } from "./web/web.module.js";
 import { metricsModule } from "./metrics/metrics.module.js";
 import { adhocModule } from "./adhoc/adhoc.module.js";
 import { exportModule } from "./export/export.module.js";
+import { adminModule } from "./admin/admin.module.js";
 
 export const allModules: ModuleManifest<any>[] = [
   discoModule,
@@ -47,4 +48,5 @@ export const allModules: ModuleManifest<any>[] = [
   metricsModule,
   adhocModule,
   exportModule,
+  adminModule,
 ];

@@ -1,5 +1,6 @@
 // Ad-hoc commands (XEP-0050) on the server's domain: the command list in service discovery
-// (§2.2, §2.3) and single-stage execution (§3.3.1 "completed"); modules add commands through
+// (§2.2, §2.3), single-stage execution (§3.3.1 "completed") and a form stage before it (§3.4);
+// modules add commands through
 // the "adhoc" service.
 import { randomBytes } from "node:crypto";
 import { defineModule, type IqRequest } from "../../core/module.js";
@@ -15,6 +16,11 @@ export const NS_COMMANDS = "http://jabber.org/protocol/commands";
 export interface CommandResult {
   note?: { type: "info" | "warn" | "error"; text: string };
   payloads?: Element[];
+  /**
+   * The command needs another step (XEP-0050 §3.4 multi-stage): the answer has status
+   * "executing" and offers "complete"; the client sends its form back with the same sessionid.
+   */
+  executing?: boolean;
 }
 
 /** One command of the domain. */
@@ -81,7 +87,9 @@ export const adhocModule = defineModule({
       const result = await command.execute(req);
       return x(
         "command",
-        { xmlns: NS_COMMANDS, node, sessionid, status: "completed" },
+        { xmlns: NS_COMMANDS, node, sessionid, status: result.executing ? "executing" : "completed" },
+        // XEP-0050 §3.4: the actions the next stage allows
+        result.executing ? x("actions", { execute: "complete" }, x("complete")) : null,
         result.note ? x("note", { type: result.note.type }, result.note.text) : null,
         ...(result.payloads ?? []),
       );
