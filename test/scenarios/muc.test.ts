@@ -70,6 +70,9 @@ describe("multi-user chat scenarios (XEP-0045)", () => {
     const room = `reserved@${MUC}`;
     const self = await join(alice, room, "Alice");
     assert.deepEqual(codes(self), [110, 201]);
+    // §7.2.16: the (empty) subject ends the creator's entry too
+    const subject = await waitSubject(alice, room);
+    assert.equal(subject.getChildText("subject"), "");
     assert.equal(item(self).affiliation, "owner");
     assert.equal(item(self).role, "moderator");
     // §10.1.1: others cannot enter a locked room

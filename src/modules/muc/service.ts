@@ -330,8 +330,10 @@ export class MucService {
         h.append(x("delay", { xmlns: NS.DELAY, from: room.jid, stamp: new Date(m.when).toISOString() }));
         await this.sendTo(full, h, ghosts);
       }
-      await this.sendTo(full, subjectMessage(room), ghosts);
     }
+    // §7.2.16: the subject (even empty) ends every entry, the creator's of a new room too; clients
+    // such as slixmpp's join_muc_wait wait for it
+    await this.sendTo(full, subjectMessage(room), ghosts);
     await this.removeGhosts(room, ghosts);
   }
 
