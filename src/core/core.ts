@@ -173,6 +173,13 @@ export class Core {
     return this.hosts.has(domain);
   }
 
+  /** Bare JIDs of every account of every host (for clean-ups after an account is deleted). */
+  async localAccounts(): Promise<string[]> {
+    const all: string[] = [];
+    for (const host of this.hosts) all.push(...(await this.accounts.list(host)));
+    return all;
+  }
+
   /** Whether a module serves this domain (a MUC or upload service; see registerComponent). */
   isComponent(domain: string): boolean {
     return this.componentMap.has(domain);

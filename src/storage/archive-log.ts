@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 
 const require = createRequire(import.meta.url);
 
-/** One archive row as the log holds it. */
+/** One archive row as the log holds it (the archive table's columns but `seq`). */
 export interface LogRow {
   store: string;
   owner: string;

@@ -3,7 +3,7 @@
 import { closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.js";
-import { openArchiveLog, type ArchiveLog } from "./archive-log.js";
+import { openArchiveLog, type ArchiveLog, type LogRow } from "./archive-log.js";
 import {
   Kysely,
   SqliteDialect,
@@ -303,7 +303,7 @@ function beyond(eb: ArchiveEb, op: ">" | "<", p: Position): Expression<SqlBool> 
 const MAX_GROUP = 500;
 
 interface PendingAppend {
-  row: { store: string; owner: string; id: string; when: number; with: string; value: string };
+  row: LogRow;
   resolve: () => void;
   reject: (err: unknown) => void;
 }

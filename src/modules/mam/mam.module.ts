@@ -103,10 +103,8 @@ export const mamModule = defineModule({
     // it, as the privacy policy says, and no row names it afterwards.
     if (ctx.config.archive.deleteConversationsWithAccount) {
       ctx.on("account/deleting", async ({ jid }) => {
-        for (const host of core.hosts) {
-          for (const owner of await ctx.accounts.list(host)) {
-            if (owner !== jid.bareString) await store.delete(owner, { with: jid.bareString });
-          }
+        for (const owner of await core.localAccounts()) {
+          if (owner !== jid.bareString) await store.delete(owner, { with: jid.bareString });
         }
       });
     }

@@ -117,10 +117,8 @@ export const offlineModule = defineModule({
     // PRIVACY: a deleted account's undelivered messages to others go with it (the policy: "your
     // messages" are deleted with the account), not only the messages waiting for it.
     ctx.on("account/deleting", async ({ jid }) => {
-      for (const host of core.hosts) {
-        for (const owner of await ctx.accounts.list(host)) {
-          if (owner !== jid.bareString) await locked(owner, () => store.delete(owner, { with: jid.bareString }));
-        }
+      for (const owner of await core.localAccounts()) {
+        if (owner !== jid.bareString) await locked(owner, () => store.delete(owner, { with: jid.bareString }));
       }
     });
 

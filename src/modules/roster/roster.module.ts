@@ -123,13 +123,11 @@ export const rosterModule = defineModule({
         const c = tryParseJid(contact);
         if (c) await cancelSubscriptions(user, c, item);
       }
-      for (const host of core.hosts) {
-        for (const owner of await ctx.accounts.list(host)) {
-          if (owner === user.bareString) continue;
-          const o = tryParseJid(owner);
-          if (!o || !(await roster.getItem(o, user))) continue;
-          await roster.update(o, user, () => undefined);
-        }
+      for (const owner of await core.localAccounts()) {
+        if (owner === user.bareString) continue;
+        const o = tryParseJid(owner);
+        if (!o || !(await roster.getItem(o, user))) continue;
+        await roster.update(o, user, () => undefined);
       }
     });
   },
