@@ -1,37 +1,80 @@
-// The archive append log: what a crash leaves behind is moved exactly once, closing leaves the
-// log empty, and readers always see every append (src/storage/archive-log.ts).
+// The archive file and its append log: what a crash leaves behind is moved exactly once, an older
+// database (archive table in the main file, SQLite append log) is carried over, closing leaves no
+// segment, readers always see every append, and a purge leaves no copy in any file
+// (src/storage/archive-log.ts).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { createSqliteBackend } from "./sqlite.js";
-import { logPathFor } from "./archive-log.js";
+import { createSqliteBackend, SQLITE_MIGRATIONS } from "./sqlite.js";
+import { archivePathFor, legacyLogPathFor, segmentPathFor, sqliteFilesFor } from "./archive-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "warbler-alog-"));
 let n = 0;
 const path = () => join(dir, `db-${++n}.sqlite`);
+const line = (owner: string, id: string, when: number, value: unknown) =>
+  JSON.stringify(["archive", owner, id, when, "romeo@example.com"]) + "\t" + JSON.stringify(value) + "\n";
 
-describe("archive log", () => {
-  it("moves rows a crash left in the log exactly once, also those already moved", async () => {
+describe("archive file and append log", () => {
+  it("moves rows a crash left in a segment exactly once, also those already moved, and drops a torn last line", async () => {
     const p = path();
     const first = await createSqliteBackend({ path: p });
-    await first.archive("archive").append("juliet@example.com", { id: "a1", when: 1000, with: "romeo@example.com", value: { n: 1 } });
+    const a1 = await first.archive("archive").append("juliet@example.com", { when: 1000, with: "romeo@example.com", value: { n: 1000 } });
     await first.close();
-    // What a process killed between the worker's two commits leaves: a1 in both places, a2 and a3 only in the log.
-    const log = new Database(logPathFor(p));
-    const ins = log.prepare('insert into log (store, owner, id, "when", "with", value) values (?, ?, ?, ?, ?, ?)');
-    for (const [id, when] of [["a1", 1000], ["a2", 2000], ["a3", 3000]] as const) ins.run("archive", "juliet@example.com", id, when, "romeo@example.com", JSON.stringify({ n: when }));
-    log.close();
-    const second = await createSqliteBackend({ path: p });
-    const r = await second.archive("archive").query("juliet@example.com");
-    assert.deepEqual(r.items.map((i) => i.id), ["a1", "a2", "a3"]);
+    assert.deepEqual(sqliteFilesFor(p).filter((f) => f.includes("append")), [], "a clean close leaves no segment");
+    // What a process killed before the worker deleted its segment leaves: a1 moved already, a2 and
+    // a3 not, and half a line that was being written.
+    const j = "juliet@example.com";
+    writeFileSync(segmentPathFor(p, 7), line(j, a1, 1000, { n: 1000 }) + line(j, "a2", 2000, { n: 2000 }) + line(j, "a3", 3000, { n: 3000 }) + '["archive","juliet@exa');
+    const warnings: string[] = [];
+    const second = await createSqliteBackend({ path: p, onCheckpointError: (m) => warnings.push(m) });
+    const r = await second.archive("archive").query(j);
+    assert.deepEqual(r.items.map((i) => i.id), [a1, "a2", "a3"]);
+    assert.deepEqual(r.items.map((i) => (i.value as { n: number }).n), [1000, 2000, 3000]);
     assert.equal(r.count, 3);
     await second.close();
+    assert.equal(existsSync(segmentPathFor(p, 7)), false);
+    assert.ok(warnings.some((w) => /torn/.test(w)), "the torn line is reported");
   });
 
-  it("sees every append at once and leaves the log empty when closed", async () => {
+  it("carries over an older database: the archive table of the main file and the SQLite append log", async () => {
+    const p = path();
+    // A database at schema version 1 (the archive in the main file)...
+    const old = await createSqliteBackend({ path: p, migrations: SQLITE_MIGRATIONS.slice(0, 1) });
+    await old.close();
+    const raw = new Database(p);
+    const ins = raw.prepare('insert into archive (store, owner, id, "when", "with", value) values (?, ?, ?, ?, ?, ?)');
+    ins.run("archive", "juliet@example.com", "t2", 2000, "romeo@example.com", '"table 2"');
+    ins.run("archive", "juliet@example.com", "t1", 1000, "nurse@example.com", '"table 1"');
+    ins.run("archive", "romeo@example.com", "t1", 1000, "juliet@example.com", '"romeo 1"');
+    raw.close();
+    // ...and its append log, holding one row moved already and one not
+    const lg = new Database(legacyLogPathFor(p));
+    lg.exec(`create table log (jseq integer primary key autoincrement, store text not null, owner text not null, id text not null,
+      "when" integer not null, "with" text not null, value text not null)`);
+    const lins = lg.prepare('insert into log (store, owner, id, "when", "with", value) values (?, ?, ?, ?, ?, ?)');
+    lins.run("archive", "juliet@example.com", "t2", 2000, "romeo@example.com", '"table 2"');
+    lins.run("archive", "juliet@example.com", "l3", 2000, "romeo@example.com", '"log 3"');
+    lg.close();
+
+    const migrated: number[] = [];
+    const st = await createSqliteBackend({ path: p, onMigrate: (v) => migrated.push(v) });
+    assert.deepEqual(migrated, [2]);
+    const j = await st.archive("archive").query("juliet@example.com");
+    assert.deepEqual(j.items.map((i) => i.value), ["table 1", "table 2", "log 3"]); // by time, then arrival
+    const w = await st.archive("archive").query("juliet@example.com", { with: "romeo@example.com" });
+    assert.deepEqual(w.items.map((i) => i.id), ["t2", "l3"]);
+    assert.equal((await st.archive("archive").query("romeo@example.com")).count, 1);
+    await st.close();
+    assert.equal(existsSync(legacyLogPathFor(p)), false);
+    const main = new Database(p, { readonly: true });
+    assert.equal(main.prepare("select count(*) as c from sqlite_master where name = 'archive'").pluck().get(), 0);
+    main.close();
+  });
+
+  it("sees every append at once, and leaves only the two database files when closed", async () => {
     const p = path();
     const st = await createSqliteBackend({ path: p });
     const ar = st.archive("archive");
@@ -45,12 +88,10 @@ describe("archive log", () => {
     await ar.append("u7@example.com", { with: "x@example.com", value: "late" });
     assert.equal((await ar.query("u7@example.com", { limit: 0 })).count, 241);
     await st.close();
-    const raw = new Database(logPathFor(p));
-    assert.equal((raw.prepare("select count(*) as c from log").get() as { c: number }).c, 0);
-    raw.close();
-    const main = new Database(p);
-    assert.equal((main.prepare("select count(*) as c from archive").get() as { c: number }).c, 12_001);
-    main.close();
+    assert.deepEqual(sqliteFilesFor(p).sort(), [p, archivePathFor(p)].sort());
+    const arc = new Database(archivePathFor(p), { readonly: true });
+    assert.equal(arc.prepare("select count(*) from items").pluck().get(), 12_001);
+    arc.close();
   });
 
   it("keeps a given id's conflict check and arrival order", async () => {
@@ -65,17 +106,19 @@ describe("archive log", () => {
     await st.close();
   });
 
-  it("keeps no row of a purged owner in the log", async () => {
+  it("keeps no copy of a purged owner in any file, the append log included", async () => {
     const p = path();
     const st = await createSqliteBackend({ path: p });
     const ar = st.archive("archive");
     await Promise.all(Array.from({ length: 300 }, (_, i) => ar.append(i % 2 ? "gone@example.com" : "stays@example.com", { with: "x@example.com", value: i })));
     await st.purgeOwner("gone@example.com", ["archive"]);
-    const raw = new Database(logPathFor(p), { readonly: true });
-    assert.equal((raw.prepare("select count(*) as c from log where owner = 'gone@example.com'").get() as { c: number }).c, 0);
-    raw.close();
+    // right after the purge, while the server runs: no segment holds the owner
+    for (const f of sqliteFilesFor(p).filter((f) => f.includes("-archive-append."))) {
+      assert.ok(!readFileSync(f).includes("gone@example.com"), `${f} still names the purged owner`);
+    }
     assert.equal(await st.countMentions("gone@example.com"), 0);
     assert.equal((await ar.query("stays@example.com", { limit: 0 })).count, 150);
     await st.close();
+    for (const f of sqliteFilesFor(p)) assert.ok(!readFileSync(f).includes("gone@example.com"), `${f} still names the purged owner`);
   });
 });

@@ -1,16 +1,25 @@
-// The archive append log (SQLite backend only): archive appends go to an unindexed table in a
-// database file of its own, which costs a fraction of an insert into the indexed archive table;
-// a worker thread moves them into the archive in large batches, off the event loop. Readers of the
-// archive first wait until everything appended before them has been moved ("settle"), so every
-// query sees every acknowledged append. See docs/architecture.md, "Storage".
-import { closeSync, openSync } from "node:fs";
+// The archive of the SQLite backend lives in a database file of its own (`<db>-archive`), and its
+// appends go through an append log: the event loop writes each group of rows as JSON lines to a
+// plain segment file (`<db>-archive-append.<n>`, one write(2) per group, no index, no SQLite), and
+// a worker thread moves them into the indexed archive in large transactions and deletes each
+// segment once it has moved all of it. Readers of the archive first wait until everything appended
+// before them has been moved ("settle"); deleters also wait until no segment holding moved rows is
+// left on disk ("drain"), so a deletion leaves no copy in a log file. See docs/architecture.md,
+// "Storage".
+//
+// Durability is SQLite's `synchronous = NORMAL`: a row is in the operating system's page cache
+// when `append` returns, so it survives the process being killed (not a power loss), as a WAL
+// commit would.
+import * as fs from "node:fs";
+import { closeSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
 import Database from "better-sqlite3";
 
 const require = createRequire(import.meta.url);
 
-/** One archive row as the log holds it (the archive table's columns but `seq`). */
+/** One archive row as the log holds it (the archive's columns but `seq` and the owner's number). */
 export interface LogRow {
   store: string;
   owner: string;
@@ -20,161 +29,376 @@ export interface LogRow {
   value: string;
 }
 
-/** Rows moved per worker transaction: large enough to amortise index pages, small enough to keep main-database locks short. */
-export const COMPACT_CHUNK = 5000;
+/**
+ * Rows moved per worker transaction. A transaction writes every index page it touched once, so
+ * the cost per row falls steeply with the batch (about 50 µs per row at 500, 20 at 5000).
+ */
+export const COMPACT_CHUNK = 10_000;
 
-/** How often the worker looks for rows to move when nobody asks. */
-const COMPACT_INTERVAL_MS = 200;
+/** How often the worker looks at the log when nobody asks. */
+const COMPACT_INTERVAL_MS = 100;
 
-const LOG_SCHEMA = `create table if not exists log (
-  jseq integer primary key autoincrement,
-  store text not null, owner text not null, id text not null,
-  "when" integer not null, "with" text not null, value text not null)`;
+/** Unless asked (a reader settling), the worker moves rows once this many bytes wait (about 5000 rows)... */
+const BATCH_BYTES = 2 * 1024 * 1024;
+/** ...or the oldest has waited this long. */
+const MAX_DELAY_MS = 1000;
 
-// Moves rows up to a bound into the archive table (ids are unique per owner; a row already there
-// was moved before a crash between the two commits, so it is skipped), then drops them from the log.
-// Plain JavaScript shared by the worker and the fallback on the main thread.
-const COMPACT_SOURCE = `
-function compactor(db, chunk) {
-  const lastSeq = db.prepare("select seq from lg.sqlite_sequence where name = 'log'").pluck();
-  const range = db.prepare("select min(jseq) as lo, max(jseq) as hi from lg.log where jseq > ?");
-  const move = db.prepare('insert or ignore into main.archive (store, owner, id, "when", "with", value) select store, owner, id, "when", "with", value from lg.log where jseq > ? and jseq <= ? order by jseq');
-  const moveTx = db.transaction((after, bound) => move.run(after, bound));
-  return function step(after) {
-    // The highest jseq ever given out, read before the log: if the log then has nothing after
-    // 'after', every row up to it has been moved (sqlite_sequence is written with the row).
-    const seq = lastSeq.get() ?? 0;
-    const r = range.get(after);
-    if (r.lo === null) return { movedUpTo: Math.max(seq, after), more: false };
-    const bound = Math.min(r.hi, r.lo + chunk - 1);
-    moveTx(after, bound);
-    return { movedUpTo: bound, more: true };
-  };
-}
-`;
+/** The worker thread's scheduling priority (nice value; the main thread keeps its own). */
+const WORKER_NICE = 10;
 
-// The worker is plain JavaScript so it runs the same from src/ (tsx) and dist/.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.driver);
-${COMPACT_SOURCE}
-const db = new Database(workerData.path);
-db.pragma("busy_timeout = 5000");
-// PRIVACY: per connection; without it, cells moved by page balancing leave copies in free space
-db.pragma("secure_delete = ON");
-db.prepare("attach database ? as lg").run(workerData.logPath);
-let moved = 0;
-const step = compactor(db, workerData.chunk);
-function run() {
-  try {
-    let r;
-    do {
-      r = step(moved);
-      if (r.movedUpTo > moved) { moved = r.movedUpTo; parentPort.postMessage({ moved }); }
-    } while (r.more);
-    db.pragma("lg.wal_checkpoint(PASSIVE)");
-  } catch (err) {
-    parentPort.postMessage({ error: String(err && err.message || err) });
-  }
-}
-const timer = setInterval(run, workerData.intervalMs);
-parentPort.on("message", (m) => {
-  if (m === "compact") run();
-  else if (m === "stop") { clearInterval(timer); run(); db.close(); parentPort.postMessage("stopped"); }
-});
-`;
+/** A segment is closed and a new one begun once it holds this many bytes. */
+const SEGMENT_BYTES = 16 * 1024 * 1024;
 
-const compactor = new Function(`${COMPACT_SOURCE}; return compactor;`)() as (
-  db: Database.Database,
-  chunk: number,
-) => (after: number) => { movedUpTo: number; more: boolean };
-
-/** The log of one SQLite database: appends on the main thread, compaction in a worker. */
-export interface ArchiveLog {
-  /** Writes rows in one transaction (synchronous; durable against a process crash on return). */
-  append(rows: LogRow[]): void;
-  /** Resolves once every row appended before the call is in the archive table. */
-  settle(): Promise<void>;
-  /** Moves the remaining rows, stops the worker, closes the log. */
-  close(): Promise<void>;
+/** The archive database that belongs to a database file. */
+export function archivePathFor(dbPath: string): string {
+  return `${dbPath}-archive`;
 }
 
-/** The log file that belongs to a database file. */
-export function logPathFor(dbPath: string): string {
+/** Segment `n` of the append log of a database file. */
+export function segmentPathFor(dbPath: string, n: number): string {
+  return `${dbPath}-archive-append.${n}`;
+}
+
+/** The append log of earlier versions (an SQLite file); moved into the archive and removed at open. */
+export function legacyLogPathFor(dbPath: string): string {
   return `${dbPath}-archive-log`;
 }
 
 /**
- * Opens the log beside `dbPath` (creating it 0600) and starts its worker. The main database must
- * already have its archive table. `onError` reports worker failures; compaction then continues on
- * the main thread.
+ * Every file the SQLite backend keeps for `dbPath` that exists now: the database, the archive,
+ * their WAL and shared-memory files, append-log segments (and a legacy log).
  */
-export function openArchiveLog(dbPath: string, onError: (message: string) => void): ArchiveLog {
-  const logPath = logPathFor(dbPath);
-  // PRIVACY: the log holds messages, like the database (SQLite gives -wal/-shm the same mode)
-  closeSync(openSync(logPath, "a", 0o600));
-  const log = new Database(logPath);
-  log.pragma("journal_mode = WAL");
-  log.pragma("synchronous = NORMAL");
-  log.pragma("wal_autocheckpoint = 0"); // the worker checkpoints
-  log.pragma("busy_timeout = 5000");
-  // PRIVACY: deleted rows and freed pages are overwritten with zeros
-  log.pragma("secure_delete = ON");
-  log.exec(LOG_SCHEMA);
-  const insert = log.prepare('insert into log (store, owner, id, "when", "with", value) values (?, ?, ?, ?, ?, ?)');
-  /** The highest jseq written by this process (or found at start). */
-  let appended = Number((log.prepare("select max(jseq) as hi from log").get() as { hi: number | null }).hi ?? 0);
-  /** Every jseq up to this one is in the archive table. */
-  let moved = 0;
-  // Rows the worker has moved are deleted here, in the appends' own transaction: the worker never
-  // writes the log, so appends never wait for its lock (SQLite's busy waits sleep in steps of ms).
-  const deleteMoved = log.prepare("delete from log where jseq <= ?");
-  let deleted = 0;
-  const insertAll = log.transaction((rows: LogRow[]) => {
-    dropMoved();
-    let last = 0;
-    for (const r of rows) last = Number(insert.run(r.store, r.owner, r.id, r.when, r.with, r.value).lastInsertRowid);
-    return last;
-  });
-  let waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  let fallback: Database.Database | undefined;
-  let fallbackStep: ((after: number) => { movedUpTo: number; more: boolean }) | undefined;
+export function sqliteFilesFor(dbPath: string): string[] {
+  const dir = dirname(dbPath);
+  const base = basename(dbPath);
+  const own = /^(|-wal|-shm|-archive|-archive-wal|-archive-shm|-archive-log|-archive-log-wal|-archive-log-shm|-archive-append\.\d+)$/;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.startsWith(base) && own.test(n.slice(base.length))).map((n) => join(dir, n));
+}
 
-  /** Drops moved rows now: readers settle before purges and dumps, so the log never outlives a deletion. */
-  const dropMoved = () => {
-    if (moved > deleted) {
-      deleteMoved.run(moved);
-      deleted = moved;
+function segmentsOf(dbPath: string): number[] {
+  const prefix = basename(segmentPathFor(dbPath, 0)).slice(0, -1);
+  return sqliteFilesFor(dbPath)
+    .map((p) => basename(p))
+    .filter((n) => n.startsWith(prefix))
+    .map((n) => Number(n.slice(prefix.length)))
+    .filter((n) => Number.isSafeInteger(n))
+    .sort((a, b) => a - b);
+}
+
+// Plain JavaScript shared by the worker and the main thread (schema, the peer hash, inserting
+// rows, reading segments), so it runs the same from src/ (tsx) and dist/.
+const SHARED_SOURCE = `
+// A 53-bit hash of a peer address, kept in the paging index for "with" filters (FNV-1a, twice
+// with different offsets). Collisions only cost a row read: queries compare the address too.
+function hash53(s) {
+  let a = 0x811c9dc5, b = 0x050c5d1f;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  return (b >>> 11) * 4294967296 + (a >>> 0);
+}
+
+// The archive schema, in schema 'p' ("main" in the worker, "arc" where it is attached). Owners
+// are numbered, so index keys are small integers; ids are unique per owner; store order is
+// ("when", seq) and seq is the rowid that ends every index.
+function createArchiveSchema(db, p) {
+  const version = db.pragma(p + ".user_version", { simple: true });
+  if (version > 1) throw new Error("archive schema version " + version + " is newer than this server knows (1)");
+  db.exec(
+    "create table if not exists " + p + ".owners (oid integer primary key, store text not null, owner text not null, unique (store, owner));" +
+    "create table if not exists " + p + ".items (seq integer primary key autoincrement, oid integer not null, id text not null," +
+    ' "when" integer not null, "with" text not null, withh integer not null, value text not null);' +
+    "create unique index if not exists " + p + '.items_id on items (oid, id);' +
+    // One index serves paging and the "with" filter: it carries the peer's hash, so a "with"
+    // query scans the owner's range in the index alone and reads only matching rows. A separate
+    // (oid, withh, "when") index made every move write nearly all its pages when many people
+    // talk to many (each batch lands on as many places as there are conversations).
+    "create index if not exists " + p + '.items_when on items (oid, "when", withh);' +
+    "pragma " + p + ".user_version = 1;");
+}
+
+// Inserts rows ([store, owner, id, when, with, value]) into the archive in schema 'p'; a row
+// whose id its owner's archive holds already is skipped (moved before a crash). Call inside a
+// transaction. Returns the number inserted.
+function inserter(db, p) {
+  const addOwner = db.prepare("insert or ignore into " + p + ".owners (store, owner) values (?, ?)");
+  const getOwner = db.prepare("select oid from " + p + ".owners where store = ? and owner = ?").pluck();
+  const add = db.prepare("insert or ignore into " + p + '.items (oid, id, "when", "with", withh, value) values (?, ?, ?, ?, ?, ?)');
+  return function insert(rows) {
+    const oids = new Map();
+    let n = 0;
+    for (const r of rows) {
+      const key = r[0] + "\\u0000" + r[1];
+      let oid = oids.get(key);
+      if (oid === undefined) {
+        addOwner.run(r[0], r[1]);
+        oid = getOwner.get(r[0], r[1]);
+        oids.set(key, oid);
+      }
+      n += add.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
     }
+    return n;
   };
+}
+
+// Moves segments into the archive: reads what has been written past 'offset', inserts whole
+// lines, and deletes a segment once it is closed ('close(n, size)') and read to its end.
+// 'report' gets { seg, offset } after each transaction and { done: n } after each deletion.
+function segmentMover(fs, db, segPath, start, chunk, report, warn) {
+  const insert = inserter(db, "main");
+  const tx = db.transaction((rows) => insert(rows));
+  let seg = start.seg, offset = start.offset, fd = -1;
+  const closed = new Map(start.closed);
+  const buf = Buffer.alloc(4 * 1024 * 1024);
+  // A line is a JSON array [store, owner, id, when, with], a tab, and the value's JSON text
+  // (JSON text holds no raw tab or newline, so neither needs escaping).
+  function parse(text, rows) {
+    for (const line of text.split("\\n")) {
+      if (line === "") continue;
+      const tab = line.indexOf("\\t");
+      try {
+        const r = tab < 0 ? undefined : JSON.parse(line.slice(0, tab));
+        if (Array.isArray(r) && r.length === 5) { r.push(line.slice(tab + 1)); rows.push(r); }
+        else warn("archive log: a malformed line was skipped");
+      } catch {
+        warn("archive log: an unreadable line was skipped");
+      }
+    }
+  }
+  function finish() {
+    if (fd >= 0) { fs.closeSync(fd); fd = -1; }
+    fs.rmSync(segPath(seg), { force: true });
+    closed.delete(seg);
+    report({ done: seg });
+    seg++;
+    offset = 0;
+    return true;
+  }
+  function step() {
+    if (fd < 0) {
+      try { fd = fs.openSync(segPath(seg), "r"); }
+      catch (err) {
+        if (err && err.code === "ENOENT") return closed.has(seg) ? finish() : false; // gone, or not begun yet
+        throw err;
+      }
+    }
+    const n = fs.readSync(fd, buf, 0, buf.length, offset);
+    if (n > 0) {
+      const end = buf.lastIndexOf(10, n - 1);
+      if (end >= 0) {
+        const rows = [];
+        parse(buf.toString("utf8", 0, end), rows);
+        for (let i = 0; i < rows.length; i += chunk) tx(rows.slice(i, i + chunk));
+        offset += end + 1;
+        report({ seg, offset });
+        return true;
+      }
+      if (n === buf.length) throw new Error("archive log: a line longer than " + buf.length + " bytes");
+    }
+    // Nothing whole left to read. A closed segment is finished: a partial last line can only be a
+    // write torn by a crash, which was never acknowledged.
+    if (closed.has(seg)) {
+      if (n > 0) warn("archive log: a torn last line was dropped");
+      return finish();
+    }
+    return false;
+  }
+  return {
+    close(n, size) { closed.set(n, size); },
+    waiting() {
+      if (closed.size > 0) return Infinity;
+      if (fd < 0) {
+        try { fd = fs.openSync(segPath(seg), "r"); }
+        catch (err) { if (err && err.code === "ENOENT") return 0; throw err; }
+      }
+      return fs.fstatSync(fd).size - offset;
+    },
+    run() { while (step()); },
+    position() { return { seg, offset, closed: [...closed] }; },
+    release() { if (fd >= 0) { fs.closeSync(fd); fd = -1; } },
+  };
+}
+
+// Opens the archive database for writing (worker, or the main thread when the worker is gone).
+function openArchiveDb(Database, path) {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("cache_size = -16384");
+  // PRIVACY: deleted rows, and cells moved by page balancing, leave no copy in free space
+  db.pragma("secure_delete = ON");
+  db.function("warbler_hash53", { deterministic: true }, (s) => hash53(String(s)));
+  return db;
+}
+`;
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+const Database = require(workerData.driver);
+${SHARED_SOURCE}
+// Moving rows can wait; the event loop's work (and so every message's latency) cannot. On Linux
+// this lowers this thread only (setpriority applies to the calling thread).
+try { require("node:os").setPriority(0, workerData.nice); } catch {}
+const db = openArchiveDb(Database, workerData.archivePath);
+const segPath = (n) => workerData.segmentPrefix + n;
+const mover = segmentMover(fs, db, segPath, workerData.start, workerData.chunk,
+  (m) => parentPort.postMessage(m), (w) => parentPort.postMessage({ warn: w }));
+let failed = false;
+let last = Date.now();
+function run() {
+  if (failed) return;
+  last = Date.now();
+  try { mover.run(); db.pragma("wal_checkpoint(PASSIVE)"); }
+  catch (err) { failed = true; mover.release(); parentPort.postMessage({ error: String(err && err.message || err) }); }
+}
+function tick() {
+  if (failed) return;
+  try {
+    const waiting = mover.waiting();
+    if (waiting >= workerData.batchBytes || (waiting > 0 && Date.now() - last >= workerData.maxDelayMs)) run();
+  } catch (err) { failed = true; mover.release(); parentPort.postMessage({ error: String(err && err.message || err) }); }
+}
+const timer = setInterval(tick, workerData.intervalMs);
+parentPort.on("message", (m) => {
+  if (m && m.close !== undefined) mover.close(m.close, m.size);
+  else if (m === "compact") run();
+  else if (m === "stop") { clearInterval(timer); run(); mover.release(); db.close(); parentPort.postMessage("stopped"); }
+});
+`;
+
+type Mover = {
+  close(n: number, size: number): void;
+  waiting(): number;
+  run(): void;
+  position(): { seg: number; offset: number; closed: [number, number][] };
+  release(): void;
+};
+const shared = new Function(`${SHARED_SOURCE}; return { hash53, createArchiveSchema, inserter, segmentMover, openArchiveDb };`)() as {
+  hash53(s: string): number;
+  createArchiveSchema(db: Database.Database, schema: string): void;
+  inserter(db: Database.Database, schema: string): (rows: unknown[][]) => number;
+  segmentMover(
+    fs: unknown,
+    db: Database.Database,
+    segPath: (n: number) => string,
+    start: { seg: number; offset: number; closed: [number, number][] },
+    chunk: number,
+    report: (m: { seg: number; offset: number } | { done: number }) => void,
+    warn: (w: string) => void,
+  ): Mover;
+  openArchiveDb(driver: typeof Database, path: string): Database.Database;
+};
+
+/** The key of the archive's "with" index for a peer address. */
+export const hash53 = shared.hash53;
+/** Creates the archive tables (if missing) in an attached schema. */
+export const createArchiveSchema = shared.createArchiveSchema;
+/** Inserts [store, owner, id, when, with, value] rows into the archive of a schema (inside a transaction). */
+export const archiveInserter = shared.inserter;
+/** Registers the SQL function `warbler_hash53` (used when copying rows in SQL). */
+export function registerHash(db: Database.Database): void {
+  db.function("warbler_hash53", { deterministic: true }, (s: unknown) => hash53(String(s)));
+}
+
+/** The append log of one database: appends on the main thread, moving in a worker. */
+export interface ArchiveLog {
+  /** Writes rows (one write call; durable against a process crash on return). */
+  append(rows: LogRow[]): void;
+  /** Resolves once every row appended before the call is in the archive. */
+  settle(): Promise<void>;
+  /** Like settle, and also no segment holding rows appended before the call is left on disk. */
+  drain(): Promise<void>;
+  /** Moves the remaining rows, stops the worker, removes the last segment. */
+  close(): Promise<void>;
+}
+
+interface Position {
+  seg: number;
+  offset: number;
+}
+const atOrPast = (a: Position, b: Position) => a.seg > b.seg || (a.seg === b.seg && a.offset >= b.offset);
+
+/**
+ * Starts the append log of `dbPath`: segments left by an earlier process are moved first (their
+ * rows may be in the archive already; ids are unique per owner, so they are skipped). The archive
+ * database must exist with its schema. `onError` reports worker failures (moving then continues
+ * on the main thread); `onWarn` lines of a segment that could not be read.
+ */
+export function openArchiveLog(dbPath: string, onError: (message: string) => void, onWarn: (message: string) => void = onError): ArchiveLog {
+  const archivePath = archivePathFor(dbPath);
+  const old = segmentsOf(dbPath);
+  const closedAtStart: [number, number][] = old.map((n) => [n, statSync(segmentPathFor(dbPath, n)).size]);
+  let current = old.length > 0 ? old[old.length - 1]! + 1 : 1;
+  const start = { seg: old[0] ?? current, offset: 0, closed: closedAtStart };
+  // PRIVACY: the segments hold messages, like the database (created 0600)
+  let fd = openSync(segmentPathFor(dbPath, current), "a", 0o600);
+  let written = 0;
+  /** Every row up to here is in the archive. */
+  let moved: Position = { seg: start.seg, offset: 0 };
+  /** Segments written and not yet deleted. */
+  const live = new Set<number>([...old, current]);
+  const closedSizes = new Map<number, number>(closedAtStart);
+
+  type Waiter = { test: () => boolean; resolve: () => void; reject: (e: Error) => void };
+  let waiters: Waiter[] = [];
   const release = () => {
-    if (waiters.some((w) => w.upTo <= moved)) dropMoved();
-    const still: typeof waiters = [];
-    for (const w of waiters) (w.upTo <= moved ? w.resolve : () => still.push(w))();
+    const still: Waiter[] = [];
+    for (const w of waiters) (w.test() ? w.resolve : () => still.push(w))();
     waiters = still;
     // An unreferenced worker would let the process exit while someone waits for it
     if (waiters.length === 0) worker?.unref();
   };
-  /** Compaction on the main thread, when the worker is gone. */
-  const compactHere = () => {
+
+  let fallback: { db: Database.Database; mover: Mover } | undefined;
+  const report = (m: { seg: number; offset: number } | { done: number }) => {
+    if ("done" in m) {
+      live.delete(m.done);
+      closedSizes.delete(m.done);
+      if (moved.seg <= m.done) moved = { seg: m.done + 1, offset: 0 };
+    } else if (atOrPast(m, moved)) moved = { seg: m.seg, offset: m.offset };
+  };
+  /** Moving on the main thread, when the worker is gone. */
+  const moveHere = () => {
     if (!fallback) {
-      fallback = new Database(dbPath);
-      fallback.pragma("busy_timeout = 5000");
-      fallback.pragma("secure_delete = ON");
-      fallback.prepare("attach database ? as lg").run(logPath);
-      fallbackStep = compactor(fallback, COMPACT_CHUNK);
+      const db = shared.openArchiveDb(Database, archivePath);
+      const mover = shared.segmentMover(
+        fs,
+        db,
+        (n) => segmentPathFor(dbPath, n),
+        { seg: moved.seg, offset: moved.offset, closed: [...closedSizes] },
+        COMPACT_CHUNK,
+        report,
+        onWarn,
+      );
+      fallback = { db, mover };
     }
-    let r: { movedUpTo: number; more: boolean };
-    do {
-      r = fallbackStep!(moved);
-      moved = Math.max(moved, r.movedUpTo);
-    } while (r.more);
+    fallback.mover.run();
     release();
   };
 
   let worker: Worker | undefined = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { path: dbPath, logPath, chunk: COMPACT_CHUNK, intervalMs: COMPACT_INTERVAL_MS, driver: require.resolve("better-sqlite3") },
+    workerData: {
+      archivePath,
+      segmentPrefix: segmentPathFor(dbPath, 0).slice(0, -1),
+      start,
+      chunk: COMPACT_CHUNK,
+      intervalMs: COMPACT_INTERVAL_MS,
+      batchBytes: BATCH_BYTES,
+      nice: WORKER_NICE,
+      maxDelayMs: MAX_DELAY_MS,
+      driver: require.resolve("better-sqlite3"),
+    },
   });
   const workerFailed = (message: string) => {
     onError(message);
@@ -182,56 +406,88 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
     worker = undefined;
     void w?.terminate();
     try {
-      compactHere();
+      moveHere();
     } catch (err) {
       for (const w of waiters) w.reject(err as Error);
       waiters = [];
     }
   };
   worker.on("message", (m: unknown) => {
-    if (m && typeof m === "object") {
-      if ("moved" in m) {
-        moved = Math.max(moved, Number((m as { moved: number }).moved));
-        release();
-      } else if ("error" in m) workerFailed(String((m as { error: unknown }).error));
+    if (!m || typeof m !== "object") return;
+    if ("error" in m) workerFailed(String((m as { error: unknown }).error));
+    else if ("warn" in m) onWarn(String((m as { warn: unknown }).warn));
+    else {
+      report(m as { seg: number; offset: number } | { done: number });
+      release();
     }
   });
   worker.on("error", (err) => workerFailed(err.message));
   worker.unref();
 
+  /** Closes the current segment and begins the next. */
+  const rotate = () => {
+    closeSync(fd);
+    closedSizes.set(current, written);
+    worker?.postMessage({ close: current, size: written });
+    fallback?.mover.close(current, written);
+    current++;
+    written = 0;
+    live.add(current);
+    fd = openSync(segmentPathFor(dbPath, current), "a", 0o600);
+  };
+
+  const wait = (test: () => boolean): Promise<void> => {
+    if (test()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      waiters.push({ test, resolve, reject });
+      if (worker) {
+        worker.ref();
+        worker.postMessage("compact");
+      } else {
+        try {
+          moveHere();
+        } catch (err) {
+          reject(err as Error);
+        }
+      }
+    });
+  };
+
   let closed: Promise<void> | undefined;
   return {
     append(rows) {
       if (rows.length === 0) return;
-      appended = insertAll(rows);
+      let text = "";
+      for (const r of rows) text += JSON.stringify([r.store, r.owner, r.id, r.when, r.with]) + "\t" + r.value + "\n";
+      const n = writeSync(fd, text);
+      const size = Buffer.byteLength(text);
+      // A regular file takes the whole write; should it not, the rest follows (the worker only
+      // ever reads whole lines)
+      if (n < size) {
+        const bytes = Buffer.from(text, "utf8");
+        for (let off = n; off < size; ) off += writeSync(fd, bytes, off, size - off);
+      }
+      written += size;
+      if (written >= SEGMENT_BYTES) rotate();
     },
     settle() {
-      const upTo = appended;
-      if (upTo <= moved) {
-        dropMoved();
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve, reject) => {
-        waiters.push({ upTo, resolve, reject });
-        if (worker) {
-          worker.ref();
-          worker.postMessage("compact");
-        }
-        else {
-          try {
-            compactHere();
-          } catch (err) {
-            reject(err as Error);
-          }
-        }
-      });
+      const target = { seg: current, offset: written };
+      return wait(() => atOrPast(moved, target));
+    },
+    drain() {
+      if (written > 0) rotate();
+      const upTo = current;
+      return wait(() => ![...live].some((n) => n < upTo));
     },
     close() {
       closed ??= (async () => {
+        closeSync(fd);
+        closedSizes.set(current, written);
         const w = worker;
         worker = undefined;
         if (w) {
           w.ref();
+          w.postMessage({ close: current, size: written });
           await new Promise<void>((resolve) => {
             const t = setTimeout(() => void w.terminate().then(() => resolve()), 10_000);
             w.on("message", (m) => {
@@ -247,12 +503,14 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
             w.postMessage("stop");
           });
         }
-        // Whatever the worker could not move is moved here, so a closed database is complete.
-        compactHere();
-        fallback?.close();
-        dropMoved();
-        log.pragma("wal_checkpoint(TRUNCATE)");
-        log.close();
+        // Whatever the worker could not move is moved here, so a closed archive is complete.
+        if (live.size > 0) {
+          fallback?.mover.close(current, written);
+          moveHere();
+        }
+        fallback?.mover.release();
+        fallback?.db.pragma("wal_checkpoint(TRUNCATE)");
+        fallback?.db.close();
       })();
       return closed;
     },

@@ -8,6 +8,7 @@ export type * from "./types.js";
 export { StorageError, type StorageErrorCode } from "./shared.js";
 export { createMemoryBackend } from "./memory.js";
 export { createSqliteBackend } from "./sqlite.js";
+export { sqliteFilesFor } from "./archive-log.js";
 
 /** Storage settings from the server configuration. */
 export interface StorageConfig {

@@ -46,21 +46,40 @@ export function decodeValue<T>(text: string): T {
 }
 
 /**
- * A fresh archive id: 16 random bytes, base64url (22 characters). Unguessable, so it can serve
- * as a XEP-0359 stanza id without revealing order or volume.
+ * A fresh archive id, 22 characters for 16 bytes: the archiving time in milliseconds (6 bytes),
+ * then 10 random bytes. The 80 random bits make it unguessable, fit for a XEP-0359 stanza id;
+ * the time prefix reveals only the archiving time, which the archive shows anyway, and puts ids in
+ * order, so a new id lands at the end of its owner's range in the archive's id index instead of
+ * on a random page. The alphabet is base64url's, in ASCII order, so text order is time order.
  */
-export function newArchiveId(): string {
-  // 16 random bytes from a pooled buffer: one call into the CSPRNG per 256 ids (it showed up
-  // at ~4% of server CPU with archiving on when called per id).
-  if (idPoolOffset + 16 > idPool.length) {
+export function newArchiveId(now: number = Date.now()): string {
+  // The random bytes come from a pooled buffer: one call into the CSPRNG per 409 ids (it showed
+  // up at ~4% of server CPU with archiving on when called per id).
+  if (idPoolOffset + 10 > idPool.length) {
     idPool = randomBytes(4096);
     idPoolOffset = 0;
   }
-  const id = idPool.toString("base64url", idPoolOffset, idPoolOffset + 16);
-  idPoolOffset += 16;
-  return id;
+  const b = idBytes;
+  b.writeUIntBE(Math.max(0, Math.min(now, 2 ** 48 - 1)), 0, 6);
+  idPool.copy(b, 6, idPoolOffset, idPoolOffset + 10);
+  idPoolOffset += 10;
+  const out = idChars;
+  let o = 0;
+  for (let i = 0; i < 15; i += 3) {
+    const v = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+    out[o++] = SORTED64[v >>> 18]!;
+    out[o++] = SORTED64[(v >>> 12) & 63]!;
+    out[o++] = SORTED64[(v >>> 6) & 63]!;
+    out[o++] = SORTED64[v & 63]!;
+  }
+  out[o++] = SORTED64[b[15]! >>> 2]!;
+  out[o] = SORTED64[(b[15]! & 3) << 4]!;
+  return out.toString("latin1");
 }
-let idPool = Buffer.alloc(0);
+const SORTED64 = Buffer.from("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz", "latin1");
+const idBytes = Buffer.alloc(16);
+const idChars = Buffer.alloc(22);
+let idPool: Buffer = Buffer.alloc(0);
 let idPoolOffset = 0;
 
 /** Timestamps are integer milliseconds; anything else would sort differently across backends. */

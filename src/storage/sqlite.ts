@@ -1,9 +1,20 @@
-// SQLite storage backend: better-sqlite3 behind kysely, three generic tables (kv, map, archive)
-// in the Prosody style plus a migrations table. Archive paging follows XEP-0313 + XEP-0059.
-import { closeSync, openSync } from "node:fs";
+// SQLite storage backend: better-sqlite3 behind kysely, two generic tables (kv, map) in the
+// Prosody style plus a migrations table, and the archive in a database file of its own, attached
+// as "arc" (archive-log.ts). Archive paging follows XEP-0313 + XEP-0059.
+import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.js";
-import { openArchiveLog, type ArchiveLog, type LogRow } from "./archive-log.js";
+import {
+  archiveInserter,
+  archivePathFor,
+  createArchiveSchema,
+  hash53,
+  legacyLogPathFor,
+  openArchiveLog,
+  registerHash,
+  type ArchiveLog,
+  type LogRow,
+} from "./archive-log.js";
 import {
   Kysely,
   SqliteDialect,
@@ -54,6 +65,7 @@ interface MapTable {
   updated: number;
 }
 
+/** The archive table of schema version 1, in the main file (moved out by version 2). */
 interface ArchiveTable {
   /** Autoincrement: breaks ties between equal `when`s, so store order is stable. */
   seq: Generated<number>;
@@ -62,6 +74,26 @@ interface ArchiveTable {
   id: string;
   when: number;
   with: string;
+  value: string;
+}
+
+/** Archive owners, numbered (in the archive file, attached as "arc"). */
+interface ArcOwnersTable {
+  oid: Generated<number>;
+  store: string;
+  owner: string;
+}
+
+/** Archive items (in the archive file): one row per item of an owner's archive. */
+interface ArcItemsTable {
+  /** Autoincrement: breaks ties between equal `when`s, so store order is stable. */
+  seq: Generated<number>;
+  oid: number;
+  id: string;
+  when: number;
+  with: string;
+  /** hash53(with), for "with" filters from the paging index. */
+  withh: number;
   value: string;
 }
 
@@ -75,6 +107,8 @@ export interface WarblerSchema {
   kv: KvTable;
   map: MapTable;
   archive: ArchiveTable;
+  "arc.owners": ArcOwnersTable;
+  "arc.items": ArcItemsTable;
   warbler_migrations: MigrationsTable;
 }
 
@@ -136,6 +170,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    description: "the archive moves to a file of its own, with numbered owners and smaller indexes",
+    async up(db) {
+      // The archive file is attached as "arc" with its schema (archive-log.ts). In WAL mode a
+      // commit spanning two files is atomic per file only: after a crash between the two, this
+      // step runs again, and rows already copied are skipped (ids are unique per owner).
+      await sql`insert or ignore into arc.owners (store, owner) select distinct store, owner from main.archive`.execute(db);
+      await sql`insert or ignore into arc.items (oid, id, "when", "with", withh, value)
+        select o.oid, a.id, a."when", a."with", warbler_hash53(a."with"), a.value
+        from main.archive a join arc.owners o on o.store = a.store and o.owner = a.owner order by a.seq`.execute(db);
+      await db.schema.dropTable("archive").execute();
+    },
+  },
 ];
 
 // ---- Opening --------------------------------------------------------------------------------
@@ -169,6 +217,7 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
   // PRIVACY: the database holds messages and rosters; create it 0600 (SQLite gives the -wal and
   // -shm files the database file's permissions). `mode` only applies when the file is created.
   if (!memory) closeSync(openSync(opts.path, "a", 0o600));
+  if (!memory) closeSync(openSync(archivePathFor(opts.path), "a", 0o600));
   const raw = new Database(opts.path);
   try {
     // SQLite-specific settings, isolated here.
@@ -180,6 +229,12 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
     // PRIVACY: deleted rows are overwritten with zeros, not left in free pages of the file
     raw.pragma("secure_delete = ON");
     raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    // The archive: its own file (written mostly by the append log's worker), same settings;
+    // secure_delete is inherited from the main database at ATTACH.
+    raw.prepare("attach database ? as arc").run(memory ? ":memory:" : archivePathFor(opts.path));
+    if (!memory) raw.pragma("arc.journal_mode = WAL");
+    createArchiveSchema(raw, "arc");
+    registerHash(raw);
   } catch (err) {
     raw.close();
     throw err;
@@ -188,6 +243,7 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
   try {
     const applied = await migrate(db, opts.migrations ?? SQLITE_MIGRATIONS, now);
     for (const v of applied) opts.onMigrate?.(v);
+    if (!memory) moveLegacyLog(raw, opts.path);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -208,6 +264,31 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
     throw err;
   }
   return sqliteBackend(db, now, checkpointer, { raw, path: memory ? undefined : opts.path }, archiveLog);
+}
+
+/**
+ * The append log of earlier versions was an SQLite file: rows a crash left there are copied into
+ * the archive (after those of the archive table, in log order; rows copied before are skipped),
+ * then the file is removed.
+ */
+function moveLegacyLog(raw: Database.Database, path: string): void {
+  const legacy = legacyLogPathFor(path);
+  if (!existsSync(legacy)) return;
+  raw.prepare("attach database ? as lg").run(legacy);
+  try {
+    const hasLog = raw.prepare("select 1 from lg.sqlite_master where type = 'table' and name = 'log'").get() !== undefined;
+    if (hasLog) {
+      raw.transaction(() => {
+        raw.exec("insert or ignore into arc.owners (store, owner) select distinct store, owner from lg.log");
+        raw.exec(`insert or ignore into arc.items (oid, id, "when", "with", withh, value)
+          select o.oid, l.id, l."when", l."with", warbler_hash53(l."with"), l.value
+          from lg.log l join arc.owners o on o.store = l.store and o.owner = l.owner order by l.jseq`);
+      })();
+    }
+  } finally {
+    raw.exec("detach database lg");
+  }
+  for (const f of [legacy, `${legacy}-wal`, `${legacy}-shm`]) rmSync(f, { force: true });
 }
 
 /** How often the worker folds the WAL into the database file. */
@@ -246,7 +327,7 @@ async function migrate(db: Kysely<WarblerSchema>, migrations: readonly Migration
 // ---- Queries (portable SQL through kysely) ---------------------------------------------------
 
 type Db = Kysely<WarblerSchema> | Transaction<WarblerSchema>;
-type ArchiveEb = ExpressionBuilder<WarblerSchema, "archive">;
+type ArchiveEb = ExpressionBuilder<WarblerSchema, "arc.items">;
 
 /** Deleted/updated row counts come back as bigint. */
 function n(x: bigint | number | undefined): number {
@@ -270,15 +351,15 @@ function endsWithLike(column: string, suffix: string): Expression<SqlBool> {
   return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '\\'`;
 }
 
-/** The filters of an archive query: owner, peer, time bounds, ids. */
+/** The filters of an archive query: owner (by number), peer, time bounds, ids. */
 function archiveFilters(
   eb: ArchiveEb,
-  store: string,
-  owner: string,
+  oid: number,
   q: { with?: string | undefined; start?: number | undefined; end?: number | undefined; ids?: string[] | undefined },
 ): Expression<SqlBool> {
-  const c: Expression<SqlBool>[] = [eb("store", "=", store), eb("owner", "=", owner)];
-  if (q.with !== undefined) c.push(eb("with", "=", q.with));
+  const c: Expression<SqlBool>[] = [eb("oid", "=", oid)];
+  // the hash is checked in the index, the address itself on the rows it selects
+  if (q.with !== undefined) c.push(eb("withh", "=", hash53(q.with)), eb("with", "=", q.with));
   if (q.start !== undefined) c.push(eb("when", ">=", q.start));
   if (q.end !== undefined) c.push(eb("when", "<=", q.end));
   if (q.ids !== undefined) c.push(eb("id", "in", q.ids)); // callers handle [] (no SQL "in ()")
@@ -299,8 +380,30 @@ function beyond(eb: ArchiveEb, op: ">" | "<", p: Position): Expression<SqlBool> 
   return eb(eb.refTuple("when", "seq"), op, eb.tuple(p.when, p.seq));
 }
 
-/** Most rows one group commit inserts (6 bound values each, far below SQLite's variable limit). */
-const MAX_GROUP = 500;
+/** The number of an archive owner, if it has ever had an item. */
+async function oidOf(trx: Db, store: string, owner: string): Promise<number | undefined> {
+  const row = await trx.selectFrom("arc.owners").select("oid").where("store", "=", store).where("owner", "=", owner).executeTakeFirst();
+  return row === undefined ? undefined : Number(row.oid);
+}
+
+/** The number of an archive owner, numbering it if new. */
+async function ensureOid(trx: Db, store: string, owner: string): Promise<number> {
+  await trx.insertInto("arc.owners").values({ store, owner }).onConflict((oc) => oc.doNothing()).execute();
+  return (await oidOf(trx, store, owner))!;
+}
+
+/** Inserts one archive item; an id the owner's archive holds already throws StorageError "conflict". */
+async function insertItem(trx: Db, row: LogRow): Promise<void> {
+  const oid = await ensureOid(trx, row.store, row.owner);
+  try {
+    await trx
+      .insertInto("arc.items")
+      .values({ oid, id: row.id, when: row.when, with: row.with, withh: hash53(row.with), value: row.value })
+      .execute();
+  } catch (err) {
+    throw isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err;
+  }
+}
 
 interface PendingAppend {
   row: LogRow;
@@ -320,52 +423,46 @@ function sqliteBackend(
     if (closed) throw new StorageError("closed", "storage backend is closed");
   }
 
-  // Group commit: archive appends requested in the same event-loop turn are inserted by one
-  // multi-row statement, so they share one commit (the commit, not the insert, is what costs).
-  // Each append still resolves only once its row is committed.
+  // Group commit: archive appends requested in the same event-loop turn are written together:
+  // to the append log (a file), or for an in-memory database into the archive, in one
+  // transaction. Each append resolves only once its row is written.
   let pending: PendingAppend[] = [];
   let flushing: Promise<void> | undefined;
+  let flushScheduled = false;
+  let insertHere: ((rows: unknown[][]) => number) | undefined;
+  const scheduledFlush = () => {
+    flushScheduled = false;
+    void flushAppends();
+  };
   function queueAppend(row: PendingAppend["row"]): Promise<void> {
     return new Promise((resolve, reject) => {
       pending.push({ row, resolve, reject });
-      if (pending.length === 1 && !flushing) setImmediate(() => void flushAppends());
+      // One flush per turn for whatever is queued by then (also rows queued while a flush ends)
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(scheduledFlush);
+      }
     });
   }
   async function flushAppends(): Promise<void> {
     if (flushing) return flushing;
     flushing = (async () => {
       while (pending.length > 0) {
-        if (archiveLog) {
-          // The log has no unique index to violate: one synchronous transaction for everything queued
-          const batch = pending;
-          pending = [];
-          try {
-            archiveLog.append(batch.map((p) => p.row));
-            for (const p of batch) p.resolve();
-          } catch (err) {
-            for (const p of batch) p.reject(err);
-          }
-          continue;
-        }
-        const batch = pending.slice(0, MAX_GROUP);
-        pending = pending.slice(batch.length);
+        const batch = pending;
+        pending = [];
         try {
-          await db.insertInto("archive").values(batch.map((p) => p.row)).execute();
+          if (archiveLog) archiveLog.append(batch.map((p) => p.row));
+          else {
+            // Holding kysely's only connection, so the transaction is ours alone. Generated ids
+            // are never taken (given ids take the direct path in append).
+            insertHere ??= archiveInserter(file.raw, "arc");
+            const insert = insertHere;
+            const rows = batch.map(({ row: r }) => [r.store, r.owner, r.id, r.when, r.with, r.value]);
+            await db.connection().execute(async () => file.raw.transaction(() => insert(rows))());
+          }
           for (const p of batch) p.resolve();
         } catch (err) {
-          if (!isUniqueViolation(err) || batch.length === 1) {
-            for (const p of batch) p.reject(isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err);
-            continue;
-          }
-          // one duplicate id spoils the statement: insert one by one to fail only that append
-          for (const p of batch) {
-            try {
-              await db.insertInto("archive").values(p.row).execute();
-              p.resolve();
-            } catch (e) {
-              p.reject(isUniqueViolation(e) ? new StorageError("conflict", "archive id already exists") : e);
-            }
-          }
+          for (const p of batch) p.reject(err);
         }
       }
     })();
@@ -376,10 +473,16 @@ function sqliteBackend(
     }
   }
 
-  /** Every append accepted so far is in the archive table (readers and deleters call this first). */
+  /** Every append accepted so far is in the archive (readers call this first). */
   async function settle(): Promise<void> {
     await flushAppends();
     await archiveLog?.settle();
+  }
+
+  /** Like settle, and no log segment on disk holds rows appended so far (deleters call this first). */
+  async function drain(): Promise<void> {
+    await flushAppends();
+    await archiveLog?.drain();
   }
 
   function kv<T>(store: string): KvStore<T> {
@@ -481,37 +584,35 @@ function sqliteBackend(
   }
 
   function archive<T>(store: string): ArchiveStore<T> {
-    async function position(trx: Db, owner: string, id: string | undefined): Promise<Position | undefined> {
+    async function position(trx: Db, oid: number | undefined, id: string | undefined): Promise<Position | undefined> {
       if (id === undefined) return undefined;
-      const row = await trx
-        .selectFrom("archive")
-        .select(["when", "seq"])
-        .where("store", "=", store)
-        .where("owner", "=", owner)
-        .where("id", "=", id)
-        .executeTakeFirst();
+      const row =
+        oid === undefined
+          ? undefined
+          : await trx.selectFrom("arc.items").select(["when", "seq"]).where("oid", "=", oid).where("id", "=", id).executeTakeFirst();
       // XEP-0059 §2.4: an anchor that is not in the archive is item-not-found.
       if (row === undefined) throw new StorageError("item-not-found", "no archive item with that id");
       return { when: Number(row.when), seq: Number(row.seq) };
     }
 
     async function runQuery(trx: Db, owner: string, q: NormalizedQuery): Promise<ArchiveResult<T>> {
-      const afterPos = await position(trx, owner, q.after);
-      const beforePos = await position(trx, owner, q.before);
-      if (q.ids !== undefined && q.ids.length === 0) return { items: [], complete: true, count: 0 };
+      const oid = await oidOf(trx, store, owner);
+      const afterPos = await position(trx, oid, q.after);
+      const beforePos = await position(trx, oid, q.before);
+      if (oid === undefined || (q.ids !== undefined && q.ids.length === 0)) return { items: [], complete: true, count: 0 };
 
       const countRow = await trx
-        .selectFrom("archive")
+        .selectFrom("arc.items")
         .select((eb) => eb.fn.countAll().as("count"))
-        .where((eb) => archiveFilters(eb, store, owner, q))
+        .where((eb) => archiveFilters(eb, oid, q))
         .executeTakeFirstOrThrow();
 
       const dir = q.fromEnd ? "desc" : "asc";
       let qb = trx
-        .selectFrom("archive")
+        .selectFrom("arc.items")
         .select(["id", "when", "with", "value"])
         .where((eb) => {
-          const c = [archiveFilters(eb, store, owner, q)];
+          const c = [archiveFilters(eb, oid, q)];
           if (afterPos !== undefined) c.push(beyond(eb, ">", afterPos));
           if (beforePos !== undefined) c.push(beyond(eb, "<", beforePos));
           return eb.and(c);
@@ -543,19 +644,16 @@ function sqliteBackend(
         const when = item.when === undefined ? now() : checkTime("when", item.when);
         if (item.id === "") throw new StorageError("bad-argument", "archive id must not be empty");
         const value = encodeValue(item.value);
-        if (item.id === undefined || !archiveLog) {
-          const id = item.id ?? newArchiveId();
+        if (item.id === undefined) {
+          const id = newArchiveId();
           await queueAppend({ store, owner, id, when, with: item.with ?? "", value });
           return id;
         }
         // A given id (imports) must be checked against the archive: it goes in directly, after
         // everything appended before it, so store order stays arrival order.
         await settle();
-        try {
-          await db.insertInto("archive").values({ store, owner, id: item.id, when, with: item.with ?? "", value }).execute();
-        } catch (err) {
-          throw isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err;
-        }
+        const row = { store, owner, id: item.id, when, with: item.with ?? "", value };
+        await db.transaction().execute((trx) => insertItem(trx, row));
         return item.id;
       },
 
@@ -571,10 +669,12 @@ function sqliteBackend(
         open();
         if (q?.ids !== undefined && q.ids.length === 0) return 0;
         const end = q?.end === undefined ? undefined : checkTime("end", q.end);
-        await settle();
+        await drain();
+        const oid = await oidOf(db, store, owner);
+        if (oid === undefined) return 0;
         const res = await db
-          .deleteFrom("archive")
-          .where((eb) => archiveFilters(eb, store, owner, { with: q?.with, end, ids: q?.ids }))
+          .deleteFrom("arc.items")
+          .where((eb) => archiveFilters(eb, oid, { with: q?.with, end, ids: q?.ids }))
           .executeTakeFirst();
         return n(res.numDeletedRows);
       },
@@ -589,14 +689,21 @@ function sqliteBackend(
 
     async purgeOwner(owner, stores) {
       open();
-      await settle();
+      await drain();
       return db.transaction().execute(async (trx) => {
         const counts: Record<string, number> = {};
         for (const store of new Set(stores)) {
           let total = 0;
-          for (const table of ["kv", "map", "archive"] as const) {
+          for (const table of ["kv", "map"] as const) {
             const res = await trx.deleteFrom(table).where("store", "=", store).where("owner", "=", owner).executeTakeFirst();
             total += n(res.numDeletedRows);
+          }
+          const oid = await oidOf(trx, store, owner);
+          if (oid !== undefined) {
+            const res = await trx.deleteFrom("arc.items").where("oid", "=", oid).executeTakeFirst();
+            total += n(res.numDeletedRows);
+            // PRIVACY: the owner's number names it; it goes with its last item
+            await trx.deleteFrom("arc.owners").where("oid", "=", oid).execute();
           }
           counts[store] = total;
         }
@@ -607,11 +714,15 @@ function sqliteBackend(
     async expire(store, beforeMs) {
       open();
       checkTime("beforeMs", beforeMs);
-      await settle();
+      await drain();
       return db.transaction().execute(async (trx) => {
         const a = await trx.deleteFrom("kv").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
         const b = await trx.deleteFrom("map").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
-        const c = await trx.deleteFrom("archive").where("store", "=", store).where("when", "<", beforeMs).executeTakeFirst();
+        const c = await trx
+          .deleteFrom("arc.items")
+          .where((eb) => eb("oid", "in", eb.selectFrom("arc.owners").select("oid").where("store", "=", store)))
+          .where("when", "<", beforeMs)
+          .executeTakeFirst();
         return n(a.numDeletedRows) + n(b.numDeletedRows) + n(c.numDeletedRows);
       });
     },
@@ -636,14 +747,17 @@ function sqliteBackend(
           .orderBy("key")
           .execute();
         for (const r of mapRows) out.push({ shape: "map", key: r.key, value: decodeValue(r.value) });
-        const archiveRows = await trx
-          .selectFrom("archive")
-          .select(["id", "when", "with", "value"])
-          .where("store", "=", store)
-          .where("owner", "=", owner)
-          .orderBy("when")
-          .orderBy("seq")
-          .execute();
+        const oid = await oidOf(trx, store, owner);
+        const archiveRows =
+          oid === undefined
+            ? []
+            : await trx
+                .selectFrom("arc.items")
+                .select(["id", "when", "with", "value"])
+                .where("oid", "=", oid)
+                .orderBy("when")
+                .orderBy("seq")
+                .execute();
         for (const r of archiveRows) {
           out.push({ shape: "archive", id: r.id, when: Number(r.when), with: r.with, value: decodeValue(r.value) });
         }
@@ -665,14 +779,21 @@ function sqliteBackend(
           .select((eb) => eb.fn.countAll().as("count"))
           .where((eb) => eb.or([contains("owner", needle), contains("key", needle), contains("value", needle)]))
           .executeTakeFirstOrThrow();
+        // An item counts once, whether its owner, id, peer or value names the needle; an owner
+        // with no item left counts by itself.
         const c = await trx
-          .selectFrom("archive")
+          .selectFrom("arc.items as i")
+          .innerJoin("arc.owners as o", "o.oid", "i.oid")
           .select((eb) => eb.fn.countAll().as("count"))
-          .where((eb) =>
-            eb.or([contains("owner", needle), contains("id", needle), contains("with", needle), contains("value", needle)]),
-          )
+          .where((eb) => eb.or([contains("o.owner", needle), contains("i.id", needle), contains("i.with", needle), contains("i.value", needle)]))
           .executeTakeFirstOrThrow();
-        return Number(a.count) + Number(b.count) + Number(c.count);
+        const d = await trx
+          .selectFrom("arc.owners as o")
+          .select((eb) => eb.fn.countAll().as("count"))
+          .where(contains("o.owner", needle))
+          .where((eb) => eb.not(eb.exists(eb.selectFrom("arc.items as i").select("i.seq").whereRef("i.oid", "=", "o.oid"))))
+          .executeTakeFirstOrThrow();
+        return Number(a.count) + Number(b.count) + Number(c.count) + Number(d.count);
       });
     },
 
@@ -680,7 +801,7 @@ function sqliteBackend(
       open();
       await settle();
       const out: Record<string, number> = {};
-      for (const table of ["kv", "map", "archive"] as const) {
+      for (const table of ["kv", "map"] as const) {
         const rows = await db
           .selectFrom(table)
           .select((eb) => ["store", eb.fn.countAll().as("count")])
@@ -688,6 +809,13 @@ function sqliteBackend(
           .execute();
         for (const r of rows) out[r.store] = (out[r.store] ?? 0) + Number(r.count);
       }
+      const rows = await db
+        .selectFrom("arc.items as i")
+        .innerJoin("arc.owners as o", "o.oid", "i.oid")
+        .select((eb) => ["o.store", eb.fn.countAll().as("count")])
+        .groupBy("o.store")
+        .execute();
+      for (const r of rows) out[r.store] = (out[r.store] ?? 0) + Number(r.count);
       return out;
     },
     snapshot: () => snapshotRows(file, db, open, settle),
@@ -697,7 +825,7 @@ function sqliteBackend(
       if (closed) return;
       closed = true;
       await flushAppends(); // appends already accepted are committed before closing
-      await archiveLog?.close(); // and moved into the archive table
+      await archiveLog?.close(); // and moved into the archive
       await checkpointer?.stop();
       // Fold the WAL into the main file so a closed database is one self-contained file.
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
@@ -707,7 +835,7 @@ function sqliteBackend(
 }
 
 // ---- Whole-database snapshot and restore (backups) -------------------------------------------
-// Kept apart from the append path: these read and write the three tables directly.
+// Kept apart from the append path: these read and write the tables directly.
 
 /** Where a snapshot reads from: the main connection, and the file for a second connection. */
 interface SnapshotSource {
@@ -724,7 +852,9 @@ type RawArchive = { store: string; owner: string; seq: number; id: string; when:
 const SNAPSHOT_SQL = {
   kv: "select store, owner, value, updated from kv order by store, owner",
   map: "select store, owner, key, value, updated from map order by store, owner, key",
-  archive: 'select store, owner, seq, id, "when", "with", value from archive order by store, owner, "when", seq',
+  archive:
+    // CROSS JOIN keeps owners outside: owner by owner through the indexes, no sort of the whole archive
+    'select o.store, o.owner, i.seq, i.id, i."when", i."with", i.value from arc.owners o cross join arc.items i on i.oid = o.oid order by o.store, o.owner, i."when", i.seq',
 } as const;
 
 function* rowsFrom(conn: Database.Database): Generator<SnapshotRow> {
@@ -763,6 +893,7 @@ function snapshotRows(
       const reader = new Database(src.path, { readonly: true, fileMustExist: true });
       try {
         reader.pragma("busy_timeout = 5000");
+        reader.prepare("attach database ? as arc").run(archivePathFor(src.path)); // read-only too
         reader.exec("begin"); // deferred: the snapshot is fixed by the first read
         let i = 0;
         for (const row of rowsFrom(reader)) {
@@ -803,12 +934,13 @@ async function restoreSnapshotRows(
             await trx.insertInto("map").values({ store: r.store, owner: r.owner, key: r.key, value: r.value, updated: r.updated }).execute();
           } else {
             // seq is assigned anew in the given order: the store order survives, not the numbers.
-            await trx.insertInto("archive").values({ store: r.store, owner: r.owner, id: r.id, when: r.when, with: r.with, value: r.value }).execute();
+            await insertItem(trx, { store: r.store, owner: r.owner, id: r.id, when: r.when, with: r.with, value: r.value });
           }
         }
       });
     } catch (err) {
-      throw isUniqueViolation(err) ? new StorageError("conflict", "restored row exists already") : err;
+      const conflict = isUniqueViolation(err) || (err instanceof StorageError && err.code === "conflict");
+      throw conflict ? new StorageError("conflict", "restored row exists already") : err;
     }
     total += b.length;
   };

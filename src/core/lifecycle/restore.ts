@@ -4,7 +4,7 @@
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Config } from "../../config/schema.js";
-import { openStorage } from "../../storage/index.js";
+import { openStorage, sqliteFilesFor } from "../../storage/index.js";
 import type { StorageBackend } from "../../storage/types.js";
 import { restoreBackup, verifyBackup, type BackupProgress } from "./backup.js";
 import type { BackupHeader, BackupManifest } from "./backup-format.js";
@@ -30,9 +30,9 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-/** The database files SQLite keeps (the WAL and its index beside the main file). */
+/** The files the SQLite backend keeps: the database, the archive, their WAL and index, log segments. */
 function databaseFiles(path: string): string[] {
-  return [path, `${path}-wal`, `${path}-shm`];
+  return [...new Set([path, `${path}-wal`, `${path}-shm`, ...sqliteFilesFor(path)])];
 }
 
 /** Restores the backup `file` into `config.dataDir` / `config.storage`. */
