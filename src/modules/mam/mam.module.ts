@@ -117,10 +117,10 @@ export const mamModule = defineModule({
     };
 
     /** Appends to `account`'s archive; returns the archive id, or undefined on a storage failure. */
-    const append = async (account: Jid, peer: Jid, ev: StanzaEvent, dir: "in" | "out"): Promise<string | undefined> => {
+    const append = async (account: Jid, peer: Jid, value: ArchivedMessage): Promise<string | undefined> => {
       try {
         // Awaited: the row is durable before the message moves on (ArchiveStore.append)
-        return await store.append(account.bareString, { when: Date.now(), with: peer.bareString, value: toStored(ev.stanza, dir) });
+        return await store.append(account.bareString, { when: Date.now(), with: peer.bareString, value });
       } catch (err) {
         // The message is still delivered: losing the history entry is better than losing the message.
         ctx.log.error({ err: errorSummary(err), user: account.bareString }, "archiving failed");
@@ -134,12 +134,15 @@ export const mamModule = defineModule({
     const incoming = async (ev: StanzaEvent): Promise<boolean> => {
       const { stanza } = ev;
       const account = ev.to.bare();
-      stripStanzaIds(stanza, account.bareString);
+      const stripped = stripStanzaIds(stanza, account.bareString);
       if (!isArchivable(stanza)) return false;
       // Only existing accounts have an archive (no rows for addresses nobody owns)
       if (!(await core.accountExists(account))) return false;
       if (!(await decide(await prefsOf(account), ev.from, inRoster(account)))) return false;
-      const id = await append(account, ev.from, ev, "in");
+      // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids were
+      // stripped since, that text is the recipient's copy too (one serialization per message)
+      const xml = stripped ? undefined : sent.get(stanza)?.xml;
+      const id = await append(account, ev.from, toStored(stanza, "in", xml));
       if (id !== undefined) addStanzaId(stanza, account, id);
       return false;
     };
@@ -147,8 +150,8 @@ export const mamModule = defineModule({
     ctx.on("message/full", incoming, INCOMING_PRIORITY);
 
     // The sender's archive id of a message being sent, for its XEP-0280 sent carbons (XEP-0313
-    // §3.5); never added to the message itself, which goes to the peer.
-    const sentIds = new WeakMap<object, string>();
+    // §3.5; never added to the message itself, which goes to the peer), and the stored text.
+    const sent = new WeakMap<object, { id: string | undefined; xml: string }>();
 
     // Outgoing: a local user's message, archived in the sender's archive before it is routed.
     ctx.on(
@@ -162,8 +165,9 @@ export const mamModule = defineModule({
         if (ev.to.bare().equals(account)) return false;
         if (!isArchivable(ev.stanza)) return false;
         if (!(await decide(await prefsOf(account), ev.to, inRoster(account)))) return false;
-        const id = await append(account, ev.to, ev, "out");
-        if (id !== undefined) sentIds.set(ev.stanza, id);
+        const value = toStored(ev.stanza, "out");
+        const id = await append(account, ev.to, value);
+        sent.set(ev.stanza, { id, xml: value.xml });
         return false;
       },
       OUTGOING_PRIORITY,
@@ -235,7 +239,7 @@ export const mamModule = defineModule({
         const p = await prefsOf(account);
         return p.default !== "never" || p.always.length > 0;
       },
-      sentArchiveId: (stanza) => sentIds.get(stanza),
+      sentArchiveId: (stanza) => sent.get(stanza)?.id,
       queries: { parse: parseQuery, run: runQuery, fin: finElement, form: queryForm, formatDateTime },
     };
     ctx.provide("mam", service);

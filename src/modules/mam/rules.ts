@@ -43,10 +43,14 @@ export function isArchivable(stanza: Element): boolean {
 /**
  * XEP-0359 §4 rules 3 and 4: an entity adding a stanza-id overrides any with its own 'by', and a
  * stanza carries at most one per 'by'. Removing every <stanza-id by=archive/> a sender put there
- * keeps a forged archive id from reaching the account's clients, archived or not.
+ * keeps a forged archive id from reaching the account's clients, archived or not. Returns whether
+ * anything was removed.
  */
-export function stripStanzaIds(stanza: Element, by: string): void {
-  stanza.children = stanza.children.filter((c) => typeof c === "string" || !(c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by === by));
+export function stripStanzaIds(stanza: Element, by: string): boolean {
+  const forged = (c: Element | string) => typeof c !== "string" && c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by === by;
+  if (!stanza.children.some(forged)) return false; // the usual case: nothing to strip, nothing copied
+  stanza.children = stanza.children.filter((c) => !forged(c));
+  return true;
 }
 
 /** XEP-0313 §3.5: tells the recipient where the message is archived. */

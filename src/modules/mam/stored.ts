@@ -11,9 +11,9 @@ export interface ArchivedMessage {
   xml: string;
 }
 
-/** Serializes a message for the archive. */
-export function toStored(stanza: Element, dir: "in" | "out"): ArchivedMessage {
-  return { dir, xml: stanza.toString() };
+/** Serializes a message for the archive (`xml`: its serialization, when made already). */
+export function toStored(stanza: Element, dir: "in" | "out", xml: string = stanza.toString()): ArchivedMessage {
+  return { dir, xml };
 }
 
 /** Parses stored messages back (one parser for a whole page); undefined for an unreadable row. */
