@@ -2,10 +2,12 @@
 // appends go through an append log: the event loop writes each group of rows as JSON lines to a
 // plain segment file (`<db>-archive-append.<n>`, one write(2) per group, no index, no SQLite), and
 // a worker thread moves them into the indexed archive in large transactions and deletes each
-// segment once it has moved all of it. Readers of the archive first wait until everything appended
-// before them has been moved ("settle"); deleters also wait until no segment holding moved rows is
-// left on disk ("drain"), so a deletion leaves no copy in a log file. See docs/architecture.md,
-// "Storage".
+// segment once it has moved all of it. The worker is the archive file's one writer: other writes
+// (deletions, items with given ids) are compiled on the main connection and run there, after the
+// rows appended before them, so the event loop never waits for the archive's lock. Readers first
+// wait until everything appended before them has been moved ("settle"); a deletion first closes
+// the current segment, so when it is done no log file keeps a copy ("drain"). See
+// docs/architecture.md, "Storage".
 //
 // Durability is SQLite's `synchronous = NORMAL`: a row is in the operating system's page cache
 // when `append` returns, so it survives the process being killed (not a power loss), as a WAL
@@ -153,7 +155,7 @@ function inserter(db, p) {
 // lines, and deletes a segment once it is closed ('close(n, size)') and read to its end.
 // 'report' gets { seg, offset } after each transaction and { done: n } after each deletion.
 function segmentMover(fs, db, segPath, start, chunk, report, warn) {
-  const insert = inserter(db, "main");
+  const insert = inserter(db, "arc");
   const tx = db.transaction((rows) => insert(rows));
   let seg = start.seg, offset = start.offset, fd = -1;
   const closed = new Map(start.closed);
@@ -227,17 +229,29 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
   };
 }
 
-// Opens the archive database for writing (worker, or the main thread when the worker is gone).
+// Opens the archive database for writing (worker, or the main thread when the worker is gone),
+// attached as "arc" like on the main connection, so statements compiled there run here unchanged.
 function openArchiveDb(Database, path) {
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("busy_timeout = 5000");
-  db.pragma("cache_size = -16384");
+  const db = new Database(":memory:");
   // PRIVACY: deleted rows, and cells moved by page balancing, leave no copy in free space
+  // (an attached database takes the setting of "main" at ATTACH)
   db.pragma("secure_delete = ON");
+  db.pragma("busy_timeout = 5000");
+  db.prepare("attach database ? as arc").run(path);
+  db.pragma("arc.journal_mode = WAL");
+  db.pragma("arc.synchronous = NORMAL");
+  db.pragma("arc.cache_size = -16384");
   db.function("warbler_hash53", { deterministic: true }, (s) => hash53(String(s)));
   return db;
+}
+
+// Runs writes sent by the main thread ([{ sql, params }], one transaction) after moving every
+// row appended before them; returns the rows each changed.
+function executor(db, mover) {
+  const cache = new Map();
+  const stmt = (sql) => { let st = cache.get(sql); if (!st) { st = db.prepare(sql); if (cache.size < 64) cache.set(sql, st); } return st; };
+  const tx = db.transaction((ops) => ops.map((o) => stmt(o.sql).run(...o.params).changes));
+  return (ops) => { mover.run(); return tx(ops); };
 }
 `;
 
@@ -258,7 +272,7 @@ let last = Date.now();
 function run() {
   if (failed) return;
   last = Date.now();
-  try { mover.run(); db.pragma("wal_checkpoint(PASSIVE)"); }
+  try { mover.run(); db.pragma("arc.wal_checkpoint(PASSIVE)"); }
   catch (err) { failed = true; mover.release(); parentPort.postMessage({ error: String(err && err.message || err) }); }
 }
 function tick() {
@@ -269,8 +283,17 @@ function tick() {
   } catch (err) { failed = true; mover.release(); parentPort.postMessage({ error: String(err && err.message || err) }); }
 }
 const timer = setInterval(tick, workerData.intervalMs);
+const exec = executor(db, mover);
 parentPort.on("message", (m) => {
   if (m && m.close !== undefined) mover.close(m.close, m.size);
+  else if (m && m.exec !== undefined) {
+    // A failed write fails only its caller; a failure to move rows stops the worker as in run()
+    let changes;
+    try { mover.run(); } catch (err) { failed = true; mover.release(); parentPort.postMessage({ error: String(err && err.message || err) }); return; }
+    try { changes = exec(m.ops); }
+    catch (err) { parentPort.postMessage({ execDone: m.exec, error: String(err && err.message || err), code: err && err.code }); return; }
+    parentPort.postMessage({ execDone: m.exec, changes });
+  }
   else if (m === "compact") run();
   else if (m === "stop") { clearInterval(timer); run(); mover.release(); db.close(); parentPort.postMessage("stopped"); }
 });
@@ -283,7 +306,7 @@ type Mover = {
   position(): { seg: number; offset: number; closed: [number, number][] };
   release(): void;
 };
-const shared = new Function(`${SHARED_SOURCE}; return { hash53, createArchiveSchema, inserter, segmentMover, openArchiveDb };`)() as {
+const shared = new Function(`${SHARED_SOURCE}; return { hash53, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
   hash53(s: string): number;
   createArchiveSchema(db: Database.Database, schema: string): void;
   inserter(db: Database.Database, schema: string): (rows: unknown[][]) => number;
@@ -297,7 +320,14 @@ const shared = new Function(`${SHARED_SOURCE}; return { hash53, createArchiveSch
     warn: (w: string) => void,
   ): Mover;
   openArchiveDb(driver: typeof Database, path: string): Database.Database;
+  executor(db: Database.Database, mover: Mover): (ops: ArchiveWrite[]) => number[];
 };
+
+/** A write to the archive, compiled on the main connection (where the archive is "arc"). */
+export interface ArchiveWrite {
+  sql: string;
+  params: readonly unknown[];
+}
 
 /** The key of the archive's "with" index for a peer address. */
 export const hash53 = shared.hash53;
@@ -316,8 +346,14 @@ export interface ArchiveLog {
   append(rows: LogRow[]): void;
   /** Resolves once every row appended before the call is in the archive. */
   settle(): Promise<void>;
-  /** Like settle, and also no segment holding rows appended before the call is left on disk. */
-  drain(): Promise<void>;
+  /**
+   * Runs writes to the archive in one transaction, after every row appended before the call has
+   * moved, in the worker: the archive file has one writer, so the event loop never waits for its
+   * lock. Resolves with the rows each write changed; a failure rejects with SQLite's error code.
+   * With `drain`, also no segment holding rows appended before the call is left on disk when it
+   * resolves (deletions: no copy stays behind in a log file).
+   */
+  write(ops: ArchiveWrite[], opts?: { drain?: boolean }): Promise<number[]>;
   /** Moves the remaining rows, stops the worker, removes the last segment. */
   close(): Promise<void>;
 }
@@ -356,10 +392,13 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
     for (const w of waiters) (w.test() ? w.resolve : () => still.push(w))();
     waiters = still;
     // An unreferenced worker would let the process exit while someone waits for it
-    if (waiters.length === 0) worker?.unref();
+    if (waiters.length === 0 && writes.size === 0) worker?.unref();
   };
 
-  let fallback: { db: Database.Database; mover: Mover } | undefined;
+  let fallback: { db: Database.Database; mover: Mover; exec: (ops: ArchiveWrite[]) => number[] } | undefined;
+  /** Writes sent to the worker and not answered yet, by number. */
+  const writes = new Map<number, { ops: ArchiveWrite[]; resolve: (c: number[]) => void; reject: (e: Error) => void }>();
+  let nextWrite = 1;
   const report = (m: { seg: number; offset: number } | { done: number }) => {
     if ("done" in m) {
       live.delete(m.done);
@@ -380,11 +419,14 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
         report,
         onWarn,
       );
-      fallback = { db, mover };
+      fallback = { db, mover, exec: shared.executor(db, mover) };
     }
     fallback.mover.run();
     release();
+    return fallback;
   };
+  /** Runs writes on the main thread, when the worker is gone. */
+  const writeHere = (ops: ArchiveWrite[]): number[] => moveHere().exec(ops);
 
   let worker: Worker | undefined = new Worker(WORKER_SOURCE, {
     eval: true,
@@ -411,10 +453,27 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
       for (const w of waiters) w.reject(err as Error);
       waiters = [];
     }
+    // Writes the worker did not answer never committed there (the answer follows the commit)
+    const left = [...writes.values()];
+    writes.clear();
+    for (const w of left) {
+      try {
+        w.resolve(writeHere(w.ops));
+      } catch (err) {
+        w.reject(err as Error);
+      }
+    }
   };
   worker.on("message", (m: unknown) => {
     if (!m || typeof m !== "object") return;
-    if ("error" in m) workerFailed(String((m as { error: unknown }).error));
+    if ("execDone" in m) {
+      const r = m as { execDone: number; changes?: number[]; error?: string; code?: string };
+      const w = writes.get(r.execDone);
+      writes.delete(r.execDone);
+      if (r.error === undefined) w?.resolve(r.changes ?? []);
+      else w?.reject(Object.assign(new Error(r.error), { code: r.code }));
+      release();
+    } else if ("error" in m) workerFailed(String((m as { error: unknown }).error));
     else if ("warn" in m) onWarn(String((m as { warn: unknown }).warn));
     else {
       report(m as { seg: number; offset: number } | { done: number });
@@ -455,6 +514,24 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
 
   let closed: Promise<void> | undefined;
   return {
+    write(ops, opts) {
+      // The worker moves (and deletes) the closed segments before it runs the writes
+      if (opts?.drain && written > 0) rotate();
+      if (!worker) {
+        try {
+          return Promise.resolve(writeHere(ops));
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+      }
+      const n = nextWrite++;
+      const w = worker;
+      return new Promise<number[]>((resolve, reject) => {
+        writes.set(n, { ops, resolve, reject });
+        w.ref();
+        w.postMessage({ exec: n, ops });
+      });
+    },
     append(rows) {
       if (rows.length === 0) return;
       let text = "";
@@ -473,11 +550,6 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
     settle() {
       const target = { seg: current, offset: written };
       return wait(() => atOrPast(moved, target));
-    },
-    drain() {
-      if (written > 0) rotate();
-      const upTo = current;
-      return wait(() => ![...live].some((n) => n < upTo));
     },
     close() {
       closed ??= (async () => {
@@ -509,7 +581,7 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
           moveHere();
         }
         fallback?.mover.release();
-        fallback?.db.pragma("wal_checkpoint(TRUNCATE)");
+        fallback?.db.pragma("arc.wal_checkpoint(TRUNCATE)");
         fallback?.db.close();
       })();
       return closed;

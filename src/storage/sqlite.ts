@@ -19,6 +19,8 @@ import {
   Kysely,
   SqliteDialect,
   sql,
+  type CompiledQuery,
+  type SelectQueryBuilder,
   type Expression,
   type ExpressionBuilder,
   type Generated,
@@ -354,7 +356,7 @@ function endsWithLike(column: string, suffix: string): Expression<SqlBool> {
 /** The filters of an archive query: owner (by number), peer, time bounds, ids. */
 function archiveFilters(
   eb: ArchiveEb,
-  oid: number,
+  oid: number | OwnerOid,
   q: { with?: string | undefined; start?: number | undefined; end?: number | undefined; ids?: string[] | undefined },
 ): Expression<SqlBool> {
   const c: Expression<SqlBool>[] = [eb("oid", "=", oid)];
@@ -378,6 +380,12 @@ interface Position {
  */
 function beyond(eb: ArchiveEb, op: ">" | "<", p: Position): Expression<SqlBool> {
   return eb(eb.refTuple("when", "seq"), op, eb.tuple(p.when, p.seq));
+}
+
+/** The owner's number as a subquery, for statements compiled here and run by the worker. */
+type OwnerOid = SelectQueryBuilder<WarblerSchema, "arc.owners", { oid: number }>;
+function ownerOid(db: Db, store: string, owner: string): OwnerOid {
+  return db.selectFrom("arc.owners").select("oid").where("store", "=", store).where("owner", "=", owner);
 }
 
 /** The number of an archive owner, if it has ever had an item. */
@@ -479,10 +487,19 @@ function sqliteBackend(
     await archiveLog?.settle();
   }
 
-  /** Like settle, and no log segment on disk holds rows appended so far (deleters call this first). */
-  async function drain(): Promise<void> {
+  /**
+   * Writes to the archive in one transaction, after every append accepted so far: through the
+   * append log's worker, the archive file's one writer (the event loop never waits for its lock),
+   * or here for an in-memory database. Deletions drain: no log segment keeps a copy afterwards.
+   */
+  async function archiveWrite(queries: CompiledQuery[], drain: boolean): Promise<number[]> {
     await flushAppends();
-    await archiveLog?.drain();
+    if (archiveLog) return archiveLog.write(queries.map((q) => ({ sql: q.sql, params: q.parameters })), { drain });
+    return db.transaction().execute(async (trx) => {
+      const out: number[] = [];
+      for (const q of queries) out.push(n((await trx.executeQuery(q)).numAffectedRows));
+      return out;
+    });
   }
 
   function kv<T>(store: string): KvStore<T> {
@@ -649,11 +666,23 @@ function sqliteBackend(
           await queueAppend({ store, owner, id, when, with: item.with ?? "", value });
           return id;
         }
-        // A given id (imports) must be checked against the archive: it goes in directly, after
-        // everything appended before it, so store order stays arrival order.
-        await settle();
-        const row = { store, owner, id: item.id, when, with: item.with ?? "", value };
-        await db.transaction().execute((trx) => insertItem(trx, row));
+        // A given id (imports, PEP items) must be checked against the archive: it goes in as a
+        // write, after everything appended before it, so store order stays arrival order.
+        const w = item.with ?? "";
+        try {
+          await archiveWrite(
+            [
+              db.insertInto("arc.owners").values({ store, owner }).onConflict((oc) => oc.doNothing()).compile(),
+              db
+                .insertInto("arc.items")
+                .values({ oid: ownerOid(db, store, owner), id: item.id, when, with: w, withh: hash53(w), value })
+                .compile(),
+            ],
+            false,
+          );
+        } catch (err) {
+          throw isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err;
+        }
         return item.id;
       },
 
@@ -669,14 +698,16 @@ function sqliteBackend(
         open();
         if (q?.ids !== undefined && q.ids.length === 0) return 0;
         const end = q?.end === undefined ? undefined : checkTime("end", q.end);
-        await drain();
-        const oid = await oidOf(db, store, owner);
-        if (oid === undefined) return 0;
-        const res = await db
-          .deleteFrom("arc.items")
-          .where((eb) => archiveFilters(eb, oid, { with: q?.with, end, ids: q?.ids }))
-          .executeTakeFirst();
-        return n(res.numDeletedRows);
+        const [deleted] = await archiveWrite(
+          [
+            db
+              .deleteFrom("arc.items")
+              .where((eb) => archiveFilters(eb, ownerOid(db, store, owner), { with: q?.with, end, ids: q?.ids }))
+              .compile(),
+          ],
+          true,
+        );
+        return deleted ?? 0;
       },
     };
   }
@@ -689,21 +720,23 @@ function sqliteBackend(
 
     async purgeOwner(owner, stores) {
       open();
-      await drain();
+      const names = [...new Set(stores)];
+      // The archive first (its own file and writer), then the rest in one transaction
+      const archived = await archiveWrite(
+        names.flatMap((store) => [
+          db.deleteFrom("arc.items").where((eb) => eb("oid", "=", ownerOid(db, store, owner))).compile(),
+          // PRIVACY: the owner's number names it; it goes with its last item
+          db.deleteFrom("arc.owners").where("store", "=", store).where("owner", "=", owner).compile(),
+        ]),
+        true,
+      );
       return db.transaction().execute(async (trx) => {
         const counts: Record<string, number> = {};
-        for (const store of new Set(stores)) {
-          let total = 0;
+        for (const [i, store] of names.entries()) {
+          let total = archived[2 * i] ?? 0;
           for (const table of ["kv", "map"] as const) {
             const res = await trx.deleteFrom(table).where("store", "=", store).where("owner", "=", owner).executeTakeFirst();
             total += n(res.numDeletedRows);
-          }
-          const oid = await oidOf(trx, store, owner);
-          if (oid !== undefined) {
-            const res = await trx.deleteFrom("arc.items").where("oid", "=", oid).executeTakeFirst();
-            total += n(res.numDeletedRows);
-            // PRIVACY: the owner's number names it; it goes with its last item
-            await trx.deleteFrom("arc.owners").where("oid", "=", oid).execute();
           }
           counts[store] = total;
         }
@@ -714,16 +747,20 @@ function sqliteBackend(
     async expire(store, beforeMs) {
       open();
       checkTime("beforeMs", beforeMs);
-      await drain();
+      const [c] = await archiveWrite(
+        [
+          db
+            .deleteFrom("arc.items")
+            .where((eb) => eb("oid", "in", eb.selectFrom("arc.owners").select("oid").where("store", "=", store)))
+            .where("when", "<", beforeMs)
+            .compile(),
+        ],
+        true,
+      );
       return db.transaction().execute(async (trx) => {
         const a = await trx.deleteFrom("kv").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
         const b = await trx.deleteFrom("map").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
-        const c = await trx
-          .deleteFrom("arc.items")
-          .where((eb) => eb("oid", "in", eb.selectFrom("arc.owners").select("oid").where("store", "=", store)))
-          .where("when", "<", beforeMs)
-          .executeTakeFirst();
-        return n(a.numDeletedRows) + n(b.numDeletedRows) + n(c.numDeletedRows);
+        return n(a.numDeletedRows) + n(b.numDeletedRows) + (c ?? 0);
       });
     },
 

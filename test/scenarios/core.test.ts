@@ -90,8 +90,16 @@ describe("core scenarios", () => {
       const f = await connectClient(server, "frank", "frankpass");
       // @xmpp/client reports a stream closed by the server as status "disconnect"
       const offline = new Promise<void>((resolve) => f.xmpp.on("status", (s: string) => s === "disconnect" && resolve()));
+      // the stream ends before the stores are purged: wait for the purge too
+      const deleted = new Promise<void>((resolve) => {
+        const off = server.core.events.on("account/deleted", () => {
+          off();
+          resolve();
+        });
+      });
       await f.iq(xml("iq", { type: "set" }, xml("query", { xmlns: NS_REGISTER }, xml("remove"))));
       await offline;
+      await deleted;
       assert.equal(await server.core.accounts.exists((await import("../../src/jid/jid.js")).parseJid("frank@localhost")), false);
       await assert.rejects(connectClient(server, "frank", "frankpass"));
     });

@@ -151,8 +151,18 @@ describe("privacy contract: deleting an account leaves nothing that names it", (
     }
     assert.ok((await srv.core.storage.countMentions(zed)) > 0);
 
-    // Delete: XEP-0077 <remove/> from the client
+    // Delete: XEP-0077 <remove/> from the client. The result comes first (§3.2), the deletion
+    // after it: wait for its end.
+    const deleted = new Promise<void>((resolve) => {
+      const off = srv.core.events.on("account/deleted", ({ jid: j }) => {
+        if (j.bareString === zed) {
+          off();
+          resolve();
+        }
+      });
+    });
     await z2.iq(xml("iq", { type: "set" }, xml("query", { xmlns: "jabber:iq:register" }, xml("remove"))));
+    await deleted;
     await z2.close().catch(() => {});
     assert.equal(await srv.core.accounts.exists(jid("zed", d)), false);
 
