@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { createSqliteBackend, SQLITE_MIGRATIONS } from "./sqlite.js";
-import { archivePathFor, legacyLogPathFor, segmentPathFor, sqliteFilesFor } from "./archive-log.js";
+import { archivePathFor, legacyLogPathFor, lockPathFor, segmentPathFor, sqliteFilesFor } from "./archive-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "warbler-alog-"));
 let n = 0;
@@ -74,7 +74,7 @@ describe("archive file and append log", () => {
     main.close();
   });
 
-  it("sees every append at once, and leaves only the two database files when closed", async () => {
+  it("sees every append at once, and leaves only the two database files (and the empty lock) when closed", async () => {
     const p = path();
     const st = await createSqliteBackend({ path: p });
     const ar = st.archive("archive");
@@ -88,7 +88,7 @@ describe("archive file and append log", () => {
     await ar.append("u7@example.com", { with: "x@example.com", value: "late" });
     assert.equal((await ar.query("u7@example.com", { limit: 0 })).count, 241);
     await st.close();
-    assert.deepEqual(sqliteFilesFor(p).sort(), [p, archivePathFor(p)].sort());
+    assert.deepEqual(sqliteFilesFor(p).sort(), [p, archivePathFor(p), lockPathFor(p)].sort());
     const arc = new Database(archivePathFor(p), { readonly: true });
     assert.equal(arc.prepare("select count(*) from items").pluck().get(), 12_001);
     arc.close();
@@ -104,6 +104,25 @@ describe("archive file and append log", () => {
     const r = await ar.query("j@example.com");
     assert.deepEqual(r.items.map((i) => i.value), ["generated", "given"]);
     await st.close();
+  });
+
+  it("lets one process own the log: a second opener (the CLI beside a running server) writes to the archive directly", async () => {
+    const p = path();
+    const server = await createSqliteBackend({ path: p });
+    await server.archive("archive").append("j@example.com", { with: "r@example.com", value: "from the server" });
+    // In one process SQLite's lock table stands in for a second process: the lock is taken
+    const cli = await createSqliteBackend({ path: p });
+    await cli.archive("archive").append("j@example.com", { with: "r@example.com", value: "from the cli" });
+    assert.deepEqual(
+      sqliteFilesFor(p).filter((f) => f.includes("-archive-append.")).length,
+      1,
+      "only the owner's segment exists; the second opener left it alone",
+    );
+    assert.deepEqual((await server.archive("archive").query("j@example.com")).items.map((i) => i.value), ["from the server", "from the cli"]);
+    await cli.close();
+    await server.archive("archive").append("j@example.com", { with: "r@example.com", value: "later" });
+    assert.equal((await server.archive("archive").query("j@example.com")).count, 3);
+    await server.close();
   });
 
   it("keeps no copy of a purged owner in any file, the append log included", async () => {

@@ -61,6 +61,11 @@ export function segmentPathFor(dbPath: string, n: number): string {
   return `${dbPath}-archive-append.${n}`;
 }
 
+/** The lock that makes one process the append log's owner (see {@link openArchiveLog}). */
+export function lockPathFor(dbPath: string): string {
+  return `${dbPath}-archive-lock`;
+}
+
 /** The append log of earlier versions (an SQLite file); moved into the archive and removed at open. */
 export function legacyLogPathFor(dbPath: string): string {
   return `${dbPath}-archive-log`;
@@ -73,7 +78,7 @@ export function legacyLogPathFor(dbPath: string): string {
 export function sqliteFilesFor(dbPath: string): string[] {
   const dir = dirname(dbPath);
   const base = basename(dbPath);
-  const own = /^(|-wal|-shm|-archive|-archive-wal|-archive-shm|-archive-log|-archive-log-wal|-archive-log-shm|-archive-append\.\d+)$/;
+  const own = /^(|-wal|-shm|-archive|-archive-wal|-archive-shm|-archive-lock|-archive-lock-journal|-archive-log|-archive-log-wal|-archive-log-shm|-archive-append\.\d+)$/;
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -365,12 +370,49 @@ interface Position {
 const atOrPast = (a: Position, b: Position) => a.seg > b.seg || (a.seg === b.seg && a.offset >= b.offset);
 
 /**
+ * Takes the append log's lock: an exclusive SQLite lock on a file of its own, held for the life
+ * of the connection. The operating system drops it when the process ends, however it ends, so a
+ * crash leaves no stale lock. Undefined when another process (a running server, while the CLI
+ * adds a user) holds it.
+ */
+function lockLog(dbPath: string): Database.Database | undefined {
+  const path = lockPathFor(dbPath);
+  closeSync(openSync(path, "a", 0o600));
+  const lock = new Database(path);
+  try {
+    lock.pragma("busy_timeout = 0");
+    lock.exec("begin exclusive");
+    return lock;
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code === "SQLITE_BUSY") return undefined;
+    throw err;
+  }
+}
+
+/**
  * Starts the append log of `dbPath`: segments left by an earlier process are moved first (their
  * rows may be in the archive already; ids are unique per owner, so they are skipped). The archive
  * database must exist with its schema. `onError` reports worker failures (moving then continues
- * on the main thread); `onWarn` lines of a segment that could not be read.
+ * on the main thread); `onWarn` lines of a segment that could not be read. Only one process owns
+ * the log: undefined when another one does (its caller then writes to the archive directly).
  */
-export function openArchiveLog(dbPath: string, onError: (message: string) => void, onWarn: (message: string) => void = onError): ArchiveLog {
+export function openArchiveLog(
+  dbPath: string,
+  onError: (message: string) => void,
+  onWarn: (message: string) => void = onError,
+): ArchiveLog | undefined {
+  const lock = lockLog(dbPath);
+  if (!lock) return undefined;
+  try {
+    return startLog(dbPath, lock, onError, onWarn);
+  } catch (err) {
+    lock.close();
+    throw err;
+  }
+}
+
+function startLog(dbPath: string, lock: Database.Database, onError: (message: string) => void, onWarn: (message: string) => void): ArchiveLog {
   const archivePath = archivePathFor(dbPath);
   const old = segmentsOf(dbPath);
   const closedAtStart: [number, number][] = old.map((n) => [n, statSync(segmentPathFor(dbPath, n)).size]);
@@ -583,6 +625,7 @@ export function openArchiveLog(dbPath: string, onError: (message: string) => voi
         fallback?.mover.release();
         fallback?.db.pragma("arc.wal_checkpoint(TRUNCATE)");
         fallback?.db.close();
+        lock.close();
       })();
       return closed;
     },
