@@ -94,6 +94,18 @@ describe("archive file and append log", () => {
     arc.close();
   });
 
+  it("moves a line longer than the worker's read buffer", async () => {
+    const st = await createSqliteBackend({ path: path() });
+    const ar = st.archive("archive");
+    const big = "x".repeat(5 * 1024 * 1024);
+    await ar.append("j@example.com", { value: "before" });
+    await ar.append("j@example.com", { value: big });
+    await ar.append("j@example.com", { value: "after" });
+    const r = await ar.query("j@example.com");
+    assert.deepEqual(r.items.map((i) => (i.value as string).length), [6, big.length, 5]);
+    await st.close();
+  });
+
   it("keeps a given id's conflict check and arrival order", async () => {
     const st = await createSqliteBackend({ path: path() });
     const ar = st.archive("archive");

@@ -35,7 +35,7 @@ export interface LogRow {
  * Rows moved per worker transaction. A transaction writes every index page it touched once, so
  * the cost per row falls steeply with the batch (about 50 µs per row at 500, 20 at 5000).
  */
-export const COMPACT_CHUNK = 10_000;
+const COMPACT_CHUNK = 10_000;
 
 /** How often the worker looks at the log when nobody asks. */
 const COMPACT_INTERVAL_MS = 100;
@@ -164,7 +164,7 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
   const tx = db.transaction((rows) => insert(rows));
   let seg = start.seg, offset = start.offset, fd = -1;
   const closed = new Map(start.closed);
-  const buf = Buffer.alloc(4 * 1024 * 1024);
+  let buf = Buffer.alloc(4 * 1024 * 1024);
   // A line is a JSON array [store, owner, id, when, with], a tab, and the value's JSON text
   // (JSON text holds no raw tab or newline, so neither needs escaping).
   function parse(text, rows) {
@@ -208,7 +208,7 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
         report({ seg, offset });
         return true;
       }
-      if (n === buf.length) throw new Error("archive log: a line longer than " + buf.length + " bytes");
+      if (n === buf.length) { buf = Buffer.alloc(buf.length * 2); return true; } // a line longer than the buffer
     }
     // Nothing whole left to read. A closed segment is finished: a partial last line can only be a
     // write torn by a crash, which was never acknowledged.
@@ -229,7 +229,6 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
       return fs.fstatSync(fd).size - offset;
     },
     run() { while (step()); },
-    position() { return { seg, offset, closed: [...closed] }; },
     release() { if (fd >= 0) { fs.closeSync(fd); fd = -1; } },
   };
 }
@@ -308,7 +307,6 @@ type Mover = {
   close(n: number, size: number): void;
   waiting(): number;
   run(): void;
-  position(): { seg: number; offset: number; closed: [number, number][] };
   release(): void;
 };
 const shared = new Function(`${SHARED_SOURCE}; return { hash53, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
