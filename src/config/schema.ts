@@ -76,7 +76,11 @@ export const rawConfigSchema = z
     storage: z
       .object({
         backend: z.enum(["sqlite", "memory"]).default("sqlite").describe('"sqlite" (persistent) or "memory" (tests; everything is lost on exit).'),
-        path: filePath.optional().describe("SQLite database file. Default: <dataDir>/warbler.sqlite."),
+        path: filePath
+          .optional()
+          .describe(
+            "SQLite database file. Default: <dataDir>/warbler.sqlite. The message archive and its append log live beside it, named after it (<path>-archive, <path>-archive-append.<n>, <path>-archive-lock).",
+          ),
       })
       .strict()
       .default({}),
