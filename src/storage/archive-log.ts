@@ -119,6 +119,7 @@ function hash53(s) {
 function createArchiveSchema(db, p) {
   const version = db.pragma(p + ".user_version", { simple: true });
   if (version > 1) throw new Error("archive schema version " + version + " is newer than this server knows (1)");
+  if (version === 1) return; // in place: no write (another process may be writing the archive)
   db.exec(
     "create table if not exists " + p + ".owners (oid integer primary key, store text not null, owner text not null, unique (store, owner));" +
     "create table if not exists " + p + ".items (seq integer primary key autoincrement, oid integer not null, id text not null," +
