@@ -13,7 +13,7 @@
 // when `append` returns, so it survives the process being killed (not a power loss), as a WAL
 // commit would.
 import * as fs from "node:fs";
-import { closeSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
+import { closeSync, openSync, readdirSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
@@ -158,13 +158,14 @@ function inserter(db, p) {
 }
 
 // Moves segments into the archive: reads what has been written past 'offset', inserts whole
-// lines, and deletes a segment once it is closed ('close(n, size)') and read to its end.
+// lines, and deletes a segment once it is closed ('close(n)': no more is written to it) and read
+// to its end.
 // 'report' gets { seg, offset } after each transaction and { done: n } after each deletion.
 function segmentMover(fs, db, segPath, start, chunk, report, warn) {
   const insert = inserter(db, "arc");
   const tx = db.transaction((rows) => insert(rows));
   let seg = start.seg, offset = start.offset, fd = -1;
-  const closed = new Map(start.closed);
+  const closed = new Set(start.closed);
   let buf = Buffer.alloc(4 * 1024 * 1024);
   // A line is a JSON array [store, owner, id, when, with], a tab, and the value's JSON text
   // (JSON text holds no raw tab or newline, so neither needs escaping).
@@ -220,7 +221,7 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
     return false;
   }
   return {
-    close(n, size) { closed.set(n, size); },
+    close(n) { closed.add(n); },
     waiting() {
       if (closed.size > 0) return Infinity;
       if (fd < 0) {
@@ -290,7 +291,7 @@ function tick() {
 const timer = setInterval(tick, workerData.intervalMs);
 const exec = executor(db, mover);
 parentPort.on("message", (m) => {
-  if (m && m.close !== undefined) mover.close(m.close, m.size);
+  if (m && m.close !== undefined) mover.close(m.close);
   else if (m && m.exec !== undefined) {
     // A failed write fails only its caller; a failure to move rows stops the worker as in run()
     let changes;
@@ -305,7 +306,7 @@ parentPort.on("message", (m) => {
 `;
 
 type Mover = {
-  close(n: number, size: number): void;
+  close(n: number): void;
   waiting(): number;
   run(): void;
   release(): void;
@@ -318,7 +319,7 @@ const shared = new Function(`${SHARED_SOURCE}; return { hash53, createArchiveSch
     fs: unknown,
     db: Database.Database,
     segPath: (n: number) => string,
-    start: { seg: number; offset: number; closed: [number, number][] },
+    start: { seg: number; offset: number; closed: number[] },
     chunk: number,
     report: (m: { seg: number; offset: number } | { done: number }) => void,
     warn: (w: string) => void,
@@ -414,9 +415,8 @@ export function openArchiveLog(
 function startLog(dbPath: string, lock: Database.Database, onError: (message: string) => void, onWarn: (message: string) => void): ArchiveLog {
   const archivePath = archivePathFor(dbPath);
   const old = segmentsOf(dbPath);
-  const closedAtStart: [number, number][] = old.map((n) => [n, statSync(segmentPathFor(dbPath, n)).size]);
   let current = old.length > 0 ? old[old.length - 1]! + 1 : 1;
-  const start = { seg: old[0] ?? current, offset: 0, closed: closedAtStart };
+  const start = { seg: old[0] ?? current, offset: 0, closed: old };
   // PRIVACY: the segments hold messages, like the database (created 0600)
   let fd = openSync(segmentPathFor(dbPath, current), "a", 0o600);
   let written = 0;
@@ -424,7 +424,8 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   let moved: Position = { seg: start.seg, offset: 0 };
   /** Segments written and not yet deleted. */
   const live = new Set<number>([...old, current]);
-  const closedSizes = new Map<number, number>(closedAtStart);
+  /** Segments no longer written to (the mover deletes each once read to its end). */
+  const closedSegs = new Set<number>(old);
 
   type Waiter = { test: () => boolean; resolve: () => void; reject: (e: Error) => void };
   let waiters: Waiter[] = [];
@@ -443,7 +444,7 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   const report = (m: { seg: number; offset: number } | { done: number }) => {
     if ("done" in m) {
       live.delete(m.done);
-      closedSizes.delete(m.done);
+      closedSegs.delete(m.done);
       if (moved.seg <= m.done) moved = { seg: m.done + 1, offset: 0 };
     } else if (atOrPast(m, moved)) moved = { seg: m.seg, offset: m.offset };
   };
@@ -455,7 +456,7 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
         fs,
         db,
         (n) => segmentPathFor(dbPath, n),
-        { seg: moved.seg, offset: moved.offset, closed: [...closedSizes] },
+        { seg: moved.seg, offset: moved.offset, closed: [...closedSegs] },
         COMPACT_CHUNK,
         report,
         onWarn,
@@ -527,9 +528,9 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   /** Closes the current segment and begins the next. */
   const rotate = () => {
     closeSync(fd);
-    closedSizes.set(current, written);
-    worker?.postMessage({ close: current, size: written });
-    fallback?.mover.close(current, written);
+    closedSegs.add(current);
+    worker?.postMessage({ close: current });
+    fallback?.mover.close(current);
     current++;
     written = 0;
     live.add(current);
@@ -595,12 +596,12 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
     close() {
       closed ??= (async () => {
         closeSync(fd);
-        closedSizes.set(current, written);
+        closedSegs.add(current);
         const w = worker;
         worker = undefined;
         if (w) {
           w.ref();
-          w.postMessage({ close: current, size: written });
+          w.postMessage({ close: current });
           await new Promise<void>((resolve) => {
             const t = setTimeout(() => void w.terminate().then(() => resolve()), 10_000);
             w.on("message", (m) => {
@@ -618,7 +619,7 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
         }
         // Whatever the worker could not move is moved here, so a closed archive is complete.
         if (live.size > 0) {
-          fallback?.mover.close(current, written);
+          fallback?.mover.close(current);
           moveHere();
         }
         fallback?.mover.release();
