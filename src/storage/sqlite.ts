@@ -179,10 +179,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       // The archive file is attached as "arc" with its schema (archive-log.ts). In WAL mode a
       // commit spanning two files is atomic per file only: after a crash between the two, this
       // step runs again, and rows already copied are skipped (ids are unique per owner).
-      await sql`insert or ignore into arc.owners (store, owner) select distinct store, owner from main.archive`.execute(db);
-      await sql`insert or ignore into arc.items (oid, id, "when", "with", withh, value)
-        select o.oid, a.id, a."when", a."with", warbler_hash53(a."with"), a.value
-        from main.archive a join arc.owners o on o.store = a.store and o.owner = a.owner order by a.seq`.execute(db);
+      for (const text of copyIntoArchive("main.archive", "seq")) await sql.raw(text).execute(db);
       await db.schema.dropTable("archive").execute();
     },
   },
@@ -269,6 +266,19 @@ export async function createSqliteBackend(opts: SqliteBackendOptions): Promise<S
 }
 
 /**
+ * Copies the rows of an older table of (store, owner, id, when, with, value) into the archive, in
+ * `order` (arrival); rows copied before (same owner and id) are skipped.
+ */
+function copyIntoArchive(table: string, order: string): string[] {
+  return [
+    `insert or ignore into arc.owners (store, owner) select distinct store, owner from ${table}`,
+    `insert or ignore into arc.items (oid, id, "when", "with", withh, value)
+      select o.oid, t.id, t."when", t."with", warbler_hash53(t."with"), t.value
+      from ${table} t join arc.owners o on o.store = t.store and o.owner = t.owner order by t.${order}`,
+  ];
+}
+
+/**
  * The append log of earlier versions was an SQLite file: rows a crash left there are copied into
  * the archive (after those of the archive table, in log order; rows copied before are skipped),
  * then the file is removed.
@@ -281,10 +291,7 @@ function moveLegacyLog(raw: Database.Database, path: string): void {
     const hasLog = raw.prepare("select 1 from lg.sqlite_master where type = 'table' and name = 'log'").get() !== undefined;
     if (hasLog) {
       raw.transaction(() => {
-        raw.exec("insert or ignore into arc.owners (store, owner) select distinct store, owner from lg.log");
-        raw.exec(`insert or ignore into arc.items (oid, id, "when", "with", withh, value)
-          select o.oid, l.id, l."when", l."with", warbler_hash53(l."with"), l.value
-          from lg.log l join arc.owners o on o.store = l.store and o.owner = l.owner order by l.jseq`);
+        for (const text of copyIntoArchive("lg.log", "jseq")) raw.exec(text);
       })();
     }
   } finally {
@@ -394,23 +401,18 @@ async function oidOf(trx: Db, store: string, owner: string): Promise<number | un
   return row === undefined ? undefined : Number(row.oid);
 }
 
-/** The number of an archive owner, numbering it if new. */
-async function ensureOid(trx: Db, store: string, owner: string): Promise<number> {
-  await trx.insertInto("arc.owners").values({ store, owner }).onConflict((oc) => oc.doNothing()).execute();
-  return (await oidOf(trx, store, owner))!;
-}
-
-/** Inserts one archive item; an id the owner's archive holds already throws StorageError "conflict". */
-async function insertItem(trx: Db, row: LogRow): Promise<void> {
-  const oid = await ensureOid(trx, row.store, row.owner);
-  try {
-    await trx
+/**
+ * The statements that insert one archive item, numbering its owner if new; an id the owner's
+ * archive holds already fails them with a unique violation.
+ */
+function itemInsert(db: Db, row: LogRow): CompiledQuery[] {
+  return [
+    db.insertInto("arc.owners").values({ store: row.store, owner: row.owner }).onConflict((oc) => oc.doNothing()).compile(),
+    db
       .insertInto("arc.items")
-      .values({ oid, id: row.id, when: row.when, with: row.with, withh: hash53(row.with), value: row.value })
-      .execute();
-  } catch (err) {
-    throw isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err;
-  }
+      .values({ oid: ownerOid(db, row.store, row.owner), id: row.id, when: row.when, with: row.with, withh: hash53(row.with), value: row.value })
+      .compile(),
+  ];
 }
 
 interface PendingAppend {
@@ -668,18 +670,8 @@ function sqliteBackend(
         }
         // A given id (imports, PEP items) must be checked against the archive: it goes in as a
         // write, after everything appended before it, so store order stays arrival order.
-        const w = item.with ?? "";
         try {
-          await archiveWrite(
-            [
-              db.insertInto("arc.owners").values({ store, owner }).onConflict((oc) => oc.doNothing()).compile(),
-              db
-                .insertInto("arc.items")
-                .values({ oid: ownerOid(db, store, owner), id: item.id, when, with: w, withh: hash53(w), value })
-                .compile(),
-            ],
-            false,
-          );
+          await archiveWrite(itemInsert(db, { store, owner, id: item.id, when, with: item.with ?? "", value }), false);
         } catch (err) {
           throw isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err;
         }
@@ -971,7 +963,7 @@ async function restoreSnapshotRows(
             await trx.insertInto("map").values({ store: r.store, owner: r.owner, key: r.key, value: r.value, updated: r.updated }).execute();
           } else {
             // seq is assigned anew in the given order: the store order survives, not the numbers.
-            await insertItem(trx, { store: r.store, owner: r.owner, id: r.id, when: r.when, with: r.with, value: r.value });
+            for (const q of itemInsert(trx, r)) await trx.executeQuery(q);
           }
         }
       });
