@@ -249,7 +249,8 @@ describe("message archive scenarios (XEP-0313)", () => {
     // The last page: an empty <before/> (§4.3.3), then backwards with <before>first</before>
     const tail = await mam(dave, { rsm: { max: 10, before: "" } });
     assert.deepEqual(ids(tail), allIds.slice(-10));
-    assert.equal(tail.set.getChild("first")!.attrs.index, String(N + 5 - 10));
+    assert.equal(tail.set.getChild("first")!.attrs.index, undefined, "no index counted from the end (slixmpp)");
+    assert.equal(tail.set.getChildText("count"), String(N + 5));
     assert.equal(tail.fin.attrs.complete, "false");
     const prev = await mam(dave, { rsm: { max: 10, before: tail.set.getChildText("first")! } });
     assert.deepEqual(ids(prev), allIds.slice(-20, -10));

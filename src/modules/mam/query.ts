@@ -203,11 +203,11 @@ export async function runQuery<T>(store: ArchiveStore<T>, owner: string, plan: Q
     if (backward) q.before = upper ?? ""; // a 'before' at all pages from the end
     const r = await store.query(owner, q);
     const count = countKnown ? r.count : undefined;
-    let index: number | undefined;
-    if (r.items.length > 0) {
-      if (!backward && lower === undefined) index = 0;
-      else if (backward && upper === undefined && count !== undefined) index = count - r.items.length;
-    }
+    // XEP-0059 §2.6: the index is optional. It is given for a page from the start of the set (0),
+    // not for one counted from its end: slixmpp 1.8 (and so Poezio) takes `first index + page
+    // size == count` as the end of the set even when paging backwards, and would stop after the
+    // newest page; Prosody gives no index at all.
+    const index = r.items.length > 0 && !backward && lower === undefined ? 0 : undefined;
     return { items: r.items, complete: r.complete, count, index };
   }
 
