@@ -1,18 +1,19 @@
 // What storing one message in the SQLite archive costs the archive's writer, in CPU µs per
 // message (each message is two rows: the sender's copy and the recipient's), for the layout the
 // server uses and for leaner ones, to show how far a per-message row layout can go at all:
-//   current      items (oid, id, when, with, withh, value), unique (oid, id), index (oid, when, withh)
+//   current      the server's own schema and insert code (createArchiveSchema, archiveInserter):
+//                items (oid, id, when, with, withh, value), unique (oid, id), index (oid, when, withh)
 //   no-id-index  the same without the (oid, id) index (ids found through the time they begin with)
 //   no-index     no secondary index at all (the floor of one row per copy; unqueryable)
 //   shared-body  the message stored once, plus one clustered entry per owner (oid, when, seq)
-// 200 owners writing to each other, 10 000 rows per transaction, WAL with synchronous=NORMAL and
-// secure_delete, as the server's worker does.
+// 200 owners writing to each other, 10 000 rows per transaction, the archive file opened as the
+// server's worker opens it (openArchiveDatabase).
 // Run: npx tsx bench/archive-row-bench.ts [messages, default 100000] [rounds, default 3]
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import Database from "better-sqlite3";
-import { hash53 } from "../src/storage/archive-log.js";
+import type Database from "better-sqlite3";
+import { archiveInserter, createArchiveSchema, hash53, openArchiveDatabase } from "../src/storage/archive-log.js";
 import { newArchiveId } from "../src/storage/shared.js";
 
 const MESSAGES = Number(process.argv[2] ?? 100_000);
@@ -54,10 +55,22 @@ const perRow =
       }
     };
   };
-const ID_INDEX = `create unique index arc.items_id on items (oid, id)`;
 const WHEN_INDEX = `create index arc.items_when on items (oid, "when", withh)`;
 const layouts: Record<string, Layout> = {
-  current: perRow([ID_INDEX, WHEN_INDEX]),
+  current: (db) => {
+    createArchiveSchema(db, "arc");
+    const insert = archiveInserter(db, "arc");
+    return (batch) => {
+      const rows: unknown[][] = [];
+      for (const m of batch) {
+        const out = `bench${m.a}@localhost`;
+        const peer = `bench${m.b}@localhost`;
+        rows.push(["archive", out, m.ida, m.when, peer, JSON.stringify({ dir: "out", xml: m.xml })]);
+        rows.push(["archive", peer, m.idb, m.when, out, JSON.stringify({ dir: "in", xml: m.xml })]);
+      }
+      insert(rows);
+    };
+  },
   "no-id-index": perRow([WHEN_INDEX]),
   "no-index": perRow([]),
   "shared-body": (db) => {
@@ -82,12 +95,7 @@ const results: Record<string, number[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, layout] of Object.entries(layouts)) {
     const dir = mkdtempSync(join(tmpdir(), "warbler-archive-row-bench-"));
-    const db = new Database(":memory:");
-    db.pragma("secure_delete = ON");
-    db.prepare("attach database ? as arc").run(join(dir, "archive"));
-    db.pragma("arc.journal_mode = WAL");
-    db.pragma("arc.synchronous = NORMAL");
-    db.pragma("arc.cache_size = -16384");
+    const db = openArchiveDatabase(join(dir, "archive"));
     const write = layout(db);
     const tx = db.transaction(write);
     const before = process.cpuUsage();

@@ -340,6 +340,8 @@ export const hash53 = shared.hash53;
 export const createArchiveSchema = shared.createArchiveSchema;
 /** Inserts [store, owner, id, when, with, value] rows into the archive of a schema (inside a transaction). */
 export const archiveInserter = shared.inserter;
+/** Opens an archive file as the worker does (attached as "arc", with the worker's settings). */
+export const openArchiveDatabase = (path: string): Database.Database => shared.openArchiveDb(Database, path);
 /** Registers the SQL function `warbler_hash53` (used when copying rows in SQL). */
 export function registerHash(db: Database.Database): void {
   db.function("warbler_hash53", { deterministic: true }, (s: unknown) => hash53(String(s)));
