@@ -389,6 +389,11 @@ export class Core {
     return m ? [...m.values()] : [];
   }
 
+  /** Whether the account has a session now (it exists, then: a check that needs no storage read). */
+  hasSessions(bare: Jid): boolean {
+    return this.sessions.has(bare.bareString);
+  }
+
   sessionFor(full: Jid): Session | undefined {
     return this.sessions.get(full.bareString)?.get(full.resource);
   }
@@ -582,8 +587,10 @@ export class Core {
       stanza.attrs.to = to.toString();
     }
     const ev: StanzaEvent = { stanza, origin: session, from, to };
-    if (await this.events.emit("stanza/outgoing", ev)) return;
-    await this.routeEvent(ev);
+    if (!(await this.events.emit("stanza/outgoing", ev))) await this.routeEvent(ev);
+    // The stanza was routed on at once; what it caused to be written (archive rows) is durable
+    // before the session counts it as handled and may acknowledge it (XEP-0198 §4)
+    if (ev.writes) await Promise.all(ev.writes);
   }
 
   /** Routes a stanza the server generated (from/to set); used by modules. */

@@ -12,6 +12,12 @@ export interface StanzaEvent {
   origin: Session | undefined;
   from: Jid;
   to: Jid;
+  /**
+   * Writes the stanza's routing started without waiting for them (archive rows appended with
+   * ArchiveStore.appendSoon). The sending session counts the stanza as handled (XEP-0198 §4) only
+   * once all are settled; each must resolve, never reject (its maker logs a failure).
+   */
+  writes?: Promise<void>[];
 }
 
 /** Every event the core raises; an unknown name is a programming error. */

@@ -603,6 +603,15 @@ function sqliteBackend(
   }
 
   function archive<T>(store: string): ArchiveStore<T> {
+    /** A generated id (its time prefix is `when`), queued for the next group commit. */
+    function appendSoon(owner: string, item: { when?: number; with?: string; value: T }): { id: string; durable: Promise<void> } {
+      open();
+      const when = item.when === undefined ? now() : checkTime("when", item.when);
+      const value = encodeValue(item.value);
+      const id = newArchiveId(when);
+      return { id, durable: queueAppend({ store, owner, id, when, with: item.with ?? "", value }) };
+    }
+
     async function position(trx: Db, oid: number | undefined, id: string | undefined): Promise<Position | undefined> {
       if (id === undefined) return undefined;
       const row =
@@ -658,16 +667,18 @@ function sqliteBackend(
     }
 
     return {
+      appendSoon,
+
       async append(owner, item) {
+        if (item.id === undefined) {
+          const { id, durable } = appendSoon(owner, item);
+          await durable;
+          return id;
+        }
         open();
         const when = item.when === undefined ? now() : checkTime("when", item.when);
         if (item.id === "") throw new StorageError("bad-argument", "archive id must not be empty");
         const value = encodeValue(item.value);
-        if (item.id === undefined) {
-          const id = newArchiveId();
-          await queueAppend({ store, owner, id, when, with: item.with ?? "", value });
-          return id;
-        }
         // A given id (imports, PEP items) must be checked against the archive: it goes in as a
         // write, after everything appended before it, so store order stays arrival order.
         try {

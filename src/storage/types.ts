@@ -112,6 +112,14 @@ export interface ArchiveStore<T = unknown> {
    * StorageError "conflict"; an empty id throws "bad-argument".
    */
   append(owner: string, item: { id?: string; when?: number; with?: string; value: T }): Promise<string>;
+  /**
+   * Appends with a generated id and returns the id at once, before the row is durable; `durable`
+   * resolves once it is (rows appended in the same event-loop turn are written together) and
+   * rejects if writing it failed. For the message path: the caller may hand the id on (XEP-0359)
+   * while it waits, and holds back only what must follow durability (a XEP-0198 ack). Bad
+   * arguments throw at once, as for `append`.
+   */
+  appendSoon(owner: string, item: { when?: number; with?: string; value: T }): { id: string; durable: Promise<void> };
   query(owner: string, q?: ArchiveQuery): Promise<ArchiveResult<T>>;
   /**
    * Deletes the owner's items matching every given filter (`end` inclusive, `ids: []` matches

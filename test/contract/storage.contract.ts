@@ -155,6 +155,25 @@ export function runStorageContract(name: string, make: MakeBackend): void {
         assert.deepEqual(r.items, [{ id: "given-1", when: T0, with: "", value: "x" }]);
       });
 
+      it("appendSoon gives the id at once and the row once durable, in append order", async () => {
+        const a = s.archive("mam");
+        const first = await a.append("o", { with: "romeo@example.com", value: "before" });
+        const soon = [0, 1, 2].map((i) => a.appendSoon("o", { with: "romeo@example.com", value: `soon${i}` }));
+        for (const { id } of soon) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+        assert.equal(new Set(soon.map((x) => x.id)).size, 3);
+        await Promise.all(soon.map((x) => x.durable));
+        const r = await a.query("o");
+        assert.deepEqual(
+          r.items.map((i) => [i.id, i.value]),
+          [[first, "before"], ...soon.map((x, i) => [x.id, `soon${i}`])],
+        );
+        // the id can anchor a page and be fetched as soon as it is durable
+        assert.deepEqual((await a.query("o", { ids: [soon[1]!.id] })).items.map((i) => i.value), ["soon1"]);
+        assert.deepEqual((await a.query("o", { after: soon[0]!.id })).items.map((i) => i.value), ["soon1", "soon2"]);
+        assert.throws(() => a.appendSoon("o", { when: 1.5, value: 1 }), (e: unknown) => (e as { code?: string }).code === "bad-argument");
+        assert.throws(() => a.appendSoon("o", { value: undefined }), (e: unknown) => (e as { code?: string }).code === "bad-value");
+      });
+
       it("rejects a duplicate id for the same owner, not for another owner", async () => {
         const a = s.archive("mam");
         await a.append("juliet@example.com", { id: "dup", value: 1 });

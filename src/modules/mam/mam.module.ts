@@ -116,13 +116,32 @@ export const mamModule = defineModule({
       return item !== undefined && item.hidden !== true;
     };
 
-    /** Appends to `account`'s archive; returns the archive id, or undefined on a storage failure. */
-    const append = async (account: Jid, peer: Jid, value: ArchivedMessage): Promise<string | undefined> => {
+    /**
+     * Whether a message with `peer` goes into `account`'s archive: decided at once when the
+     * preferences are cached and need no roster read (the usual case), so routing does not wait.
+     */
+    const wanted = (account: Jid, peer: Jid): boolean | Promise<boolean> => {
+      const prefs = cache.get(account.bareString);
+      if (prefs) return decide(prefs, peer, inRoster(account));
+      return prefsOf(account).then((p) => decide(p, peer, inRoster(account)));
+    };
+
+    /**
+     * Appends to `account`'s archive and returns the archive id, or undefined when the row cannot
+     * be queued. The message is routed on at once; the row's write joins the stanza's `writes`, so
+     * the sender's session acknowledges it (XEP-0198) only once the row is durable.
+     */
+    const append = (ev: StanzaEvent, account: Jid, peer: Jid, value: ArchivedMessage): string | undefined => {
       try {
-        // Awaited: the row is durable before the message moves on (ArchiveStore.append)
-        return await store.append(account.bareString, { when: Date.now(), with: peer.bareString, value });
+        const { id, durable } = store.appendSoon(account.bareString, { when: Date.now(), with: peer.bareString, value });
+        (ev.writes ??= []).push(
+          durable.catch((err: unknown) => {
+            // The message went on: losing the history entry is better than losing the message.
+            ctx.log.error({ err: errorSummary(err), user: account.bareString }, "archiving failed");
+          }),
+        );
+        return id;
       } catch (err) {
-        // The message is still delivered: losing the history entry is better than losing the message.
         ctx.log.error({ err: errorSummary(err), user: account.bareString }, "archiving failed");
         return undefined;
       }
@@ -131,20 +150,26 @@ export const mamModule = defineModule({
     // Incoming: archived for a local recipient after blocking (50: a rejected message is not
     // archived, XEP-0313 §6.1) and before carbons (10) and delivery or offline storage (-100), so
     // every delivered copy carries the stanza-id (XEP-0313 §3.5).
-    const incoming = async (ev: StanzaEvent): Promise<boolean> => {
+    const incoming = (ev: StanzaEvent): boolean | Promise<boolean> => {
       const { stanza } = ev;
       const account = ev.to.bare();
       const stripped = stripStanzaIds(stanza, account.bareString);
       if (!isArchivable(stanza)) return false;
-      // Only existing accounts have an archive (no rows for addresses nobody owns)
-      if (!(await core.accountExists(account))) return false;
-      if (!(await decide(await prefsOf(account), ev.from, inRoster(account)))) return false;
-      // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids were
-      // stripped since, that text is the recipient's copy too (one serialization per message)
-      const xml = stripped ? undefined : sent.get(stanza)?.xml;
-      const id = await append(account, ev.from, toStored(stanza, "in", xml));
-      if (id !== undefined) addStanzaId(stanza, account, id);
-      return false;
+      const archiveIt = (yes: boolean): false => {
+        if (!yes) return false;
+        // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids
+        // were stripped since, that text is the recipient's copy too (one serialization per message)
+        const xml = stripped ? undefined : sent.get(stanza)?.xml;
+        const id = append(ev, account, ev.from, toStored(stanza, "in", xml));
+        if (id !== undefined) addStanzaId(stanza, account, id);
+        return false;
+      };
+      // An account with a session exists; otherwise storage says (only existing accounts have an archive)
+      if (core.hasSessions(account)) {
+        const w = wanted(account, ev.from);
+        return typeof w === "boolean" ? archiveIt(w) : w.then(archiveIt);
+      }
+      return core.accountExists(account).then(async (exists) => exists && archiveIt(await wanted(account, ev.from)));
     };
     ctx.on("message/bare", incoming, INCOMING_PRIORITY);
     ctx.on("message/full", incoming, INCOMING_PRIORITY);
@@ -153,10 +178,10 @@ export const mamModule = defineModule({
     // §3.5; never added to the message itself, which goes to the peer), and the stored text.
     const sent = new WeakMap<object, { id: string | undefined; xml: string }>();
 
-    // Outgoing: a local user's message, archived in the sender's archive before it is routed.
+    // Outgoing: a local user's message, archived in the sender's archive as it is routed.
     ctx.on(
       "stanza/outgoing",
-      async (ev) => {
+      (ev) => {
         if (ev.stanza.name !== "message" || ev.origin === undefined) return false;
         // A message to a server or service address is not a conversation with a person
         if (ev.to.local === "") return false;
@@ -164,11 +189,14 @@ export const mamModule = defineModule({
         // XEP-0313 §6.1.1: one copy per archive; a message to oneself is archived once, on arrival
         if (ev.to.bare().equals(account)) return false;
         if (!isArchivable(ev.stanza)) return false;
-        if (!(await decide(await prefsOf(account), ev.to, inRoster(account)))) return false;
-        const value = toStored(ev.stanza, "out");
-        const id = await append(account, ev.to, value);
-        sent.set(ev.stanza, { id, xml: value.xml });
-        return false;
+        const archiveIt = (yes: boolean): false => {
+          if (!yes) return false;
+          const value = toStored(ev.stanza, "out");
+          sent.set(ev.stanza, { id: append(ev, account, ev.to, value), xml: value.xml });
+          return false;
+        };
+        const w = wanted(account, ev.to);
+        return typeof w === "boolean" ? archiveIt(w) : w.then(archiveIt);
       },
       OUTGOING_PRIORITY,
     );

@@ -65,11 +65,11 @@ export function listed(list: readonly string[], peer: Jid): boolean {
 }
 
 /**
- * Whether a message exchanged with `peer` is archived. `inRoster` is asked only for the "roster"
- * policy (it may cost a storage read). XEP-0441 §2.3.2/§2.3.3: `peer` is the 'to' of an outgoing
+ * Whether a message exchanged with `peer` is archived: at once, unless the "roster" policy has to
+ * ask `inRoster` (it may cost a storage read). XEP-0441 §2.3.2/§2.3.3: `peer` is the 'to' of an outgoing
  * message, the 'from' of an incoming one.
  */
-export async function decide(prefs: ArchivePrefs, peer: Jid, inRoster: (bare: Jid) => Promise<boolean>): Promise<boolean> {
+export function decide(prefs: ArchivePrefs, peer: Jid, inRoster: (bare: Jid) => Promise<boolean>): boolean | Promise<boolean> {
   if (listed(prefs.never, peer)) return false;
   if (listed(prefs.always, peer)) return true;
   switch (prefs.default) {
