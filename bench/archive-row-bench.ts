@@ -2,8 +2,11 @@
 // message (each message is two rows: the sender's copy and the recipient's), for the layout the
 // server uses and for leaner ones, to show how far a per-message row layout can go at all:
 //   current      the server's own schema and insert code (createArchiveSchema, archiveInserter):
-//                items (oid, id, when, with, withh, value), unique (oid, id), index (oid, when, withh)
-//   no-id-index  the same without the (oid, id) index (ids found through the time they begin with)
+//                items (oid, id, when, with, withh, value, free), index (oid, when, withh), and a
+//                unique (oid, id) index of free ids only (generated ids are found through the
+//                time they begin with, so a message's rows enter one index)
+//   id-index     schema 1 (before 2026-11-25): every id also in a unique (oid, id) index
+//   no-id-index  a plain table with the (oid, when, withh) index only
 //   no-index     no secondary index at all (the floor of one row per copy; unqueryable)
 //   shared-body  the message stored once, plus one clustered entry per owner (oid, when, seq)
 // 200 owners writing to each other, 10 000 rows per transaction, the archive file opened as the
@@ -71,6 +74,7 @@ const layouts: Record<string, Layout> = {
       insert(rows);
     };
   },
+  "id-index": perRow([`create unique index arc.items_id on items (oid, id)`, WHEN_INDEX]),
   "no-id-index": perRow([WHEN_INDEX]),
   "no-index": perRow([]),
   "shared-body": (db) => {

@@ -113,9 +113,50 @@ describe("archive file and append log", () => {
     const b = ar.append("j@example.com", { id: "given", when: 5, value: "given" });
     await Promise.all([a, b]);
     await assert.rejects(ar.append("j@example.com", { id: "given", value: "again" }), /already exists/);
+    // a generated id given back (an import of this server's own export) is a conflict too
+    await assert.rejects(ar.append("j@example.com", { id: await a, when: 5, value: "again" }), /already exists/);
     const r = await ar.query("j@example.com");
     assert.deepEqual(r.items.map((i) => i.value), ["generated", "given"]);
     await st.close();
+  });
+
+  it("carries over an archive file of schema 1 (every id in a unique index)", async () => {
+    const p = path();
+    const st0 = await createSqliteBackend({ path: p });
+    await st0.close();
+    // Rebuild the archive file as schema 1 made it, with a generated and a given id
+    const arc = new Database(archivePathFor(p));
+    arc.exec(`drop table items; create table items (seq integer primary key autoincrement, oid integer not null, id text not null,
+      "when" integer not null, "with" text not null, withh integer not null, value text not null);
+      create unique index items_id on items (oid, id); create index items_when on items (oid, "when", withh);
+      insert or ignore into owners (store, owner) values ('archive', 'j@example.com');
+      pragma user_version = 1;`);
+    const oid = arc.prepare("select oid from owners where owner = 'j@example.com'").pluck().get();
+    const ins = arc.prepare('insert into items (oid, id, "when", "with", withh, value) values (?, ?, ?, ?, 0, ?)');
+    const generated = "-----3g" + "A".repeat(15); // a generated-looking id whose time is not its row's
+    ins.run(oid, generated, 1000, "r@example.com", '"one"');
+    ins.run(oid, "given", 2000, "r@example.com", '"two"');
+    arc.close();
+
+    const st = await createSqliteBackend({ path: p });
+    const ar = st.archive("archive");
+    const fresh = await ar.append("j@example.com", { when: 3000, value: "three" });
+    const all = await ar.query("j@example.com");
+    assert.deepEqual(all.items.map((i) => i.value), ["one", "two", "three"]);
+    for (const [id, v] of [[generated, "one"], ["given", "two"], [fresh, "three"]] as const) {
+      assert.deepEqual((await ar.query("j@example.com", { ids: [id] })).items.map((i) => i.value), [v]);
+    }
+    assert.deepEqual((await ar.query("j@example.com", { after: generated })).items.map((i) => i.value), ["two", "three"]);
+    assert.deepEqual((await ar.query("j@example.com", { before: fresh })).items.map((i) => i.value), ["one", "two"]);
+    await assert.rejects(ar.append("j@example.com", { id: generated, value: "again" }), /already exists/);
+    await assert.rejects(ar.append("j@example.com", { id: "given", value: "again" }), /already exists/);
+    assert.equal(await ar.delete("j@example.com", { ids: [generated, fresh] }), 2);
+    assert.deepEqual((await ar.query("j@example.com")).items.map((i) => i.value), ["two"]);
+    await st.close();
+    const check = new Database(archivePathFor(p), { readonly: true });
+    assert.equal(check.pragma("user_version", { simple: true }), 2);
+    assert.deepEqual(check.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'items' order by name").pluck().all(), ["items_free", "items_when"]);
+    check.close();
   });
 
   it("lets one process own the log: a second opener (the CLI beside a running server) writes to the archive directly", async () => {

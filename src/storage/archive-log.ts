@@ -113,34 +113,66 @@ function hash53(s) {
   return (b >>> 11) * 4294967296 + (a >>> 0);
 }
 
+// The archiving time a generated id begins with (shared.ts newArchiveId: 22 characters, the
+// first 8 the time in milliseconds in an ASCII-ordered base64url alphabet), or -1 for any other id.
+const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+function idTime(id) {
+  if (typeof id !== "string" || id.length !== 22) return -1;
+  let t = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = ID_ALPHABET.indexOf(id[i]);
+    if (v < 0) return -1;
+    t = t * 64 + v;
+  }
+  return t;
+}
+
 // The archive schema, in schema 'p' ("main" in the worker, "arc" where it is attached). Owners
-// are numbered, so index keys are small integers; ids are unique per owner; store order is
-// ("when", seq) and seq is the rowid that ends every index.
+// are numbered, so index keys are small integers; store order is ("when", seq) and seq is the
+// rowid that ends every index. Ids are unique per owner. A row whose id is the generated kind
+// for its own "when" (free = 0: nearly every message) is found by that time through the paging
+// index and needs no index of its own, which halves the cost of moving rows in; any other id
+// (given ids: PEP items, imports, restores, rows of earlier versions) is kept in a unique index
+// of the rows with free = 1.
 function createArchiveSchema(db, p) {
   const version = db.pragma(p + ".user_version", { simple: true });
-  if (version > 1) throw new Error("archive schema version " + version + " is newer than this server knows (1)");
-  if (version === 1) return; // in place: no write (another process may be writing the archive)
-  db.exec(
-    "create table if not exists " + p + ".owners (oid integer primary key, store text not null, owner text not null, unique (store, owner));" +
-    "create table if not exists " + p + ".items (seq integer primary key autoincrement, oid integer not null, id text not null," +
-    ' "when" integer not null, "with" text not null, withh integer not null, value text not null);' +
-    "create unique index if not exists " + p + '.items_id on items (oid, id);' +
+  if (version > 2) throw new Error("archive schema version " + version + " is newer than this server knows (2)");
+  if (version === 2) return; // in place: no write (another process may be writing the archive)
+  const v2 =
     // One index serves paging and the "with" filter: it carries the peer's hash, so a "with"
     // query scans the owner's range in the index alone and reads only matching rows. A separate
     // (oid, withh, "when") index made every move write nearly all its pages when many people
     // talk to many (each batch lands on as many places as there are conversations).
     "create index if not exists " + p + '.items_when on items (oid, "when", withh);' +
-    "pragma " + p + ".user_version = 1;");
+    "create unique index if not exists " + p + ".items_free on items (oid, id) where free = 1;" +
+    "pragma " + p + ".user_version = 2;";
+  if (version === 1) {
+    // Schema 1 kept every id in a unique (oid, id) index: its rows become free = 1, the same index
+    db.transaction(() => db.exec(
+      "alter table " + p + ".items add column free integer not null default 1;" + v2 +
+      "drop index if exists " + p + ".items_id;"))();
+    return;
+  }
+  db.exec(
+    "create table if not exists " + p + ".owners (oid integer primary key, store text not null, owner text not null, unique (store, owner));" +
+    "create table if not exists " + p + ".items (seq integer primary key autoincrement, oid integer not null, id text not null," +
+    ' "when" integer not null, "with" text not null, withh integer not null, value text not null, free integer not null default 1);' +
+    v2);
 }
 
-// Inserts rows ([store, owner, id, when, with, value]) into the archive in schema 'p'; a row
-// whose id its owner's archive holds already is skipped (moved before a crash). Call inside a
-// transaction. Returns the number inserted.
+// Inserts rows ([store, owner, id, when, with, value]) into the archive in schema 'p'. Call inside
+// a transaction. Returns the number inserted. checked(true) for rows that may be there already
+// (moved before a crash): those are skipped, at the cost of a look-up per row.
 function inserter(db, p) {
   const addOwner = db.prepare("insert or ignore into " + p + ".owners (store, owner) values (?, ?)");
   const getOwner = db.prepare("select oid from " + p + ".owners where store = ? and owner = ?").pluck();
-  const add = db.prepare("insert or ignore into " + p + '.items (oid, id, "when", "with", withh, value) values (?, ?, ?, ?, ?, ?)');
-  return function insert(rows) {
+  const cols = ' (oid, id, "when", "with", withh, value, free) ';
+  const add = db.prepare("insert into " + p + ".items" + cols + "values (?, ?, ?, ?, ?, ?, 0)");
+  const addChecked = db.prepare("insert into " + p + ".items" + cols + "select ?, ?, ?, ?, ?, ?, 0 where not exists " +
+    "(select 1 from " + p + '.items where oid = ? and "when" = ? and id = ?)');
+  const addFree = db.prepare("insert or ignore into " + p + ".items" + cols + "values (?, ?, ?, ?, ?, ?, 1)");
+  let checked = false;
+  function insert(rows) {
     const oids = new Map();
     let n = 0;
     for (const r of rows) {
@@ -151,10 +183,14 @@ function inserter(db, p) {
         oid = getOwner.get(r[0], r[1]);
         oids.set(key, oid);
       }
-      n += add.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
+      if (idTime(r[2]) !== r[3]) n += addFree.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
+      else if (checked) n += addChecked.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5], oid, r[3], r[2]).changes;
+      else n += add.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
     }
     return n;
-  };
+  }
+  insert.checked = (on) => { checked = on; };
+  return insert;
 }
 
 // Moves segments into the archive: reads what has been written past 'offset', inserts whole
@@ -205,6 +241,8 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
       if (end >= 0) {
         const rows = [];
         parse(buf.toString("utf8", 0, end), rows);
+        // Segments this mover did not see begun may hold rows moved already (before a crash)
+        insert.checked(seg <= start.checkedUpTo);
         for (let i = 0; i < rows.length; i += chunk) tx(rows.slice(i, i + chunk));
         offset += end + 1;
         report({ seg, offset });
@@ -311,15 +349,16 @@ type Mover = {
   run(): void;
   release(): void;
 };
-const shared = new Function(`${SHARED_SOURCE}; return { hash53, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
+const shared = new Function(`${SHARED_SOURCE}; return { hash53, idTime, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
   hash53(s: string): number;
   createArchiveSchema(db: Database.Database, schema: string): void;
-  inserter(db: Database.Database, schema: string): (rows: unknown[][]) => number;
+  inserter(db: Database.Database, schema: string): ((rows: unknown[][]) => number) & { checked(on: boolean): void };
+  idTime(id: string): number;
   segmentMover(
     fs: unknown,
     db: Database.Database,
     segPath: (n: number) => string,
-    start: { seg: number; offset: number; closed: number[] },
+    start: { seg: number; offset: number; closed: number[]; checkedUpTo: number },
     chunk: number,
     report: (m: { seg: number; offset: number } | { done: number }) => void,
     warn: (w: string) => void,
@@ -336,6 +375,8 @@ export interface ArchiveWrite {
 
 /** The key of the archive's "with" index for a peer address. */
 export const hash53 = shared.hash53;
+/** The archiving time a generated archive id begins with; -1 for any other id. */
+export const archiveIdTime = shared.idTime;
 /** Creates the archive tables (if missing) in an attached schema. */
 export const createArchiveSchema = shared.createArchiveSchema;
 /** Inserts [store, owner, id, when, with, value] rows into the archive of a schema (inside a transaction). */
@@ -394,7 +435,8 @@ function lockLog(dbPath: string): Database.Database | undefined {
 
 /**
  * Starts the append log of `dbPath`: segments left by an earlier process are moved first (their
- * rows may be in the archive already; ids are unique per owner, so they are skipped). The archive
+ * rows may be in the archive already: each is looked up by owner, time and id and skipped if
+ * there). The archive
  * database must exist with its schema. `onError` reports worker failures (moving then continues
  * on the main thread); `onWarn` lines of a segment that could not be read. Only one process owns
  * the log: undefined when another one does (its caller then writes to the archive directly).
@@ -418,7 +460,7 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   const archivePath = archivePathFor(dbPath);
   const old = segmentsOf(dbPath);
   let current = old.length > 0 ? old[old.length - 1]! + 1 : 1;
-  const start = { seg: old[0] ?? current, offset: 0, closed: old };
+  const start = { seg: old[0] ?? current, offset: 0, closed: old, checkedUpTo: old[old.length - 1] ?? 0 };
   // PRIVACY: the segments hold messages, like the database (created 0600)
   let fd = openSync(segmentPathFor(dbPath, current), "a", 0o600);
   let written = 0;
@@ -458,7 +500,8 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
         fs,
         db,
         (n) => segmentPathFor(dbPath, n),
-        { seg: moved.seg, offset: moved.offset, closed: [...closedSegs] },
+        // the worker may have moved more than it reported: every segment so far is checked
+        { seg: moved.seg, offset: moved.offset, closed: [...closedSegs], checkedUpTo: current },
         COMPACT_CHUNK,
         report,
         onWarn,

@@ -5,6 +5,7 @@ import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.js";
 import {
+  archiveIdTime,
   archiveInserter,
   archivePathFor,
   createArchiveSchema,
@@ -97,6 +98,8 @@ interface ArcItemsTable {
   /** hash53(with), for "with" filters from the paging index. */
   withh: number;
   value: string;
+  /** 1 for an id that is not the generated kind for this row's `when` (kept in a unique index). */
+  free: Generated<number>;
 }
 
 interface MigrationsTable {
@@ -366,13 +369,31 @@ function archiveFilters(
   oid: number | OwnerOid,
   q: { with?: string | undefined; start?: number | undefined; end?: number | undefined; ids?: string[] | undefined },
 ): Expression<SqlBool> {
-  const c: Expression<SqlBool>[] = [eb("oid", "=", oid)];
+  // With ids, only the id look-ups may choose an index (SQLite answers their OR with one index
+  // search per id, each naming the owner); the other filters, their columns behind a unary "+",
+  // test the rows found. Otherwise the owner's range of the paging index is walked.
+  const byIds = q.ids !== undefined;
+  const col = (name: "when" | "withh") => (byIds ? sql<number>`+${sql.ref(name)}` : sql<number>`${sql.ref(name)}`);
+  // callers handle ids: [] (no SQL "in ()")
+  const c: Expression<SqlBool>[] = [byIds ? idsFilter(eb, oid, q.ids!) : eb("oid", "=", oid)];
   // the hash is checked in the index, the address itself on the rows it selects
-  if (q.with !== undefined) c.push(eb("withh", "=", hash53(q.with)), eb("with", "=", q.with));
-  if (q.start !== undefined) c.push(eb("when", ">=", q.start));
-  if (q.end !== undefined) c.push(eb("when", "<=", q.end));
-  if (q.ids !== undefined) c.push(eb("id", "in", q.ids)); // callers handle [] (no SQL "in ()")
+  if (q.with !== undefined) c.push(eb(col("withh"), "=", hash53(q.with)), eb("with", "=", q.with));
+  if (q.start !== undefined) c.push(eb(col("when"), ">=", q.start));
+  if (q.end !== undefined) c.push(eb(col("when"), "<=", q.end));
   return eb.and(c);
+}
+
+/**
+ * The owner's rows with one of these ids: a generated id is found through the time it begins
+ * with (the paging index), any other through the unique index of free ids.
+ */
+function idsFilter(eb: ArchiveEb, oid: number | OwnerOid, ids: string[]): Expression<SqlBool> {
+  const terms: Expression<SqlBool>[] = [eb.and([eb("oid", "=", oid), eb("free", "=", 1), eb("id", "in", ids)])];
+  for (const id of ids) {
+    const t = archiveIdTime(id);
+    if (t >= 0) terms.push(eb.and([eb("oid", "=", oid), eb("when", "=", t), eb("id", "=", id)]));
+  }
+  return eb.or(terms);
 }
 
 interface Position {
@@ -385,7 +406,9 @@ interface Position {
  * comparison (SQLite ≥ 3.15, PostgreSQL) lets the planner seek the (…, when, seq) index; the
  * equivalent OR form made SQLite scan the owner's rows up to the anchor.
  */
-function beyond(eb: ArchiveEb, op: ">" | "<", p: Position): Expression<SqlBool> {
+function beyond(eb: ArchiveEb, op: ">" | "<", p: Position, byIds: boolean): Expression<SqlBool> {
+  // with ids, the id look-ups choose the index (archiveFilters)
+  if (byIds) return sql<SqlBool>`(+"when", seq) ${sql.raw(op)} (${p.when}, ${p.seq})`;
   return eb(eb.refTuple("when", "seq"), op, eb.tuple(p.when, p.seq));
 }
 
@@ -406,12 +429,16 @@ async function oidOf(trx: Db, store: string, owner: string): Promise<number | un
  * archive holds already fails them with a unique violation.
  */
 function itemInsert(db: Db, row: LogRow): CompiledQuery[] {
+  // A given id goes in as free (its unique index finds a duplicate among free ids); a generated
+  // id given back (an import of this server's own export) may also be a row's generated id: the
+  // insert then changes nothing, which callers read as a conflict too.
+  const oid = sql`(select oid from arc.owners where store = ${row.store} and owner = ${row.owner})`;
+  const t = archiveIdTime(row.id);
+  const taken = t < 0 ? sql`0` : sql`exists (select 1 from arc.items where oid = ${oid} and "when" = ${t} and id = ${row.id} and free = 0)`;
   return [
     db.insertInto("arc.owners").values({ store: row.store, owner: row.owner }).onConflict((oc) => oc.doNothing()).compile(),
-    db
-      .insertInto("arc.items")
-      .values({ oid: ownerOid(db, row.store, row.owner), id: row.id, when: row.when, with: row.with, withh: hash53(row.with), value: row.value })
-      .compile(),
+    sql`insert into arc.items (oid, id, "when", "with", withh, value, free)
+      select ${oid}, ${row.id}, ${row.when}, ${row.with}, ${hash53(row.with)}, ${row.value}, 1 where not ${taken}`.compile(db),
   ];
 }
 
@@ -614,10 +641,17 @@ function sqliteBackend(
 
     async function position(trx: Db, oid: number | undefined, id: string | undefined): Promise<Position | undefined> {
       if (id === undefined) return undefined;
-      const row =
-        oid === undefined
-          ? undefined
-          : await trx.selectFrom("arc.items").select(["when", "seq"]).where("oid", "=", oid).where("id", "=", id).executeTakeFirst();
+      const t = archiveIdTime(id);
+      const find = (own: number, byTime: boolean) =>
+        trx
+          .selectFrom("arc.items")
+          .select(["when", "seq"])
+          .where("oid", "=", own)
+          .where((eb) => (byTime ? eb("when", "=", t) : eb("free", "=", 1)))
+          .where("id", "=", id)
+          .executeTakeFirst();
+      // a generated id through its time (the paging index), any other through the free ids
+      const row = oid === undefined ? undefined : ((t >= 0 ? await find(oid, true) : undefined) ?? (await find(oid, false)));
       // XEP-0059 §2.4: an anchor that is not in the archive is item-not-found.
       if (row === undefined) throw new StorageError("item-not-found", "no archive item with that id");
       return { when: Number(row.when), seq: Number(row.seq) };
@@ -641,8 +675,8 @@ function sqliteBackend(
         .select(["id", "when", "with", "value"])
         .where((eb) => {
           const c = [archiveFilters(eb, oid, q)];
-          if (afterPos !== undefined) c.push(beyond(eb, ">", afterPos));
-          if (beforePos !== undefined) c.push(beyond(eb, "<", beforePos));
+          if (afterPos !== undefined) c.push(beyond(eb, ">", afterPos, q.ids !== undefined));
+          if (beforePos !== undefined) c.push(beyond(eb, "<", beforePos, q.ids !== undefined));
           return eb.and(c);
         })
         .orderBy("when", dir)
@@ -681,11 +715,13 @@ function sqliteBackend(
         const value = encodeValue(item.value);
         // A given id (imports, PEP items) must be checked against the archive: it goes in as a
         // write, after everything appended before it, so store order stays arrival order.
+        let changes: number[];
         try {
-          await archiveWrite(itemInsert(db, { store, owner, id: item.id, when, with: item.with ?? "", value }), false);
+          changes = await archiveWrite(itemInsert(db, { store, owner, id: item.id, when, with: item.with ?? "", value }), false);
         } catch (err) {
           throw isUniqueViolation(err) ? new StorageError("conflict", "archive id already exists") : err;
         }
+        if (changes[changes.length - 1] === 0) throw new StorageError("conflict", "archive id already exists");
         return item.id;
       },
 
@@ -974,7 +1010,9 @@ async function restoreSnapshotRows(
             await trx.insertInto("map").values({ store: r.store, owner: r.owner, key: r.key, value: r.value, updated: r.updated }).execute();
           } else {
             // seq is assigned anew in the given order: the store order survives, not the numbers.
-            for (const q of itemInsert(trx, r)) await trx.executeQuery(q);
+            let changed = 0n;
+            for (const q of itemInsert(trx, r)) changed = (await trx.executeQuery(q)).numAffectedRows ?? 0n;
+            if (changed === 0n) throw new StorageError("conflict", "restored row exists already");
           }
         }
       });
