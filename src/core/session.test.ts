@@ -2,51 +2,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Core } from "./core.js";
-import type { Session, Transport } from "./session.js";
+import type { Session } from "./session.js";
+import { FakeTransport, HEADER } from "../../test/helpers/fake-transport.js";
 import { parseConfig } from "../config/schema.js";
 import { silentLogger } from "./log.js";
 import { createMemoryBackend } from "../storage/memory.js";
 import { jid } from "../jid/jid.js";
 import { allModules } from "../modules/index.js";
-
-class FakeTransport implements Transport {
-  readonly kind = "tcp" as const;
-  readonly remoteAddress = "192.0.2.1";
-  out = "";
-  closed = false;
-  constructor(readonly secure: boolean) {}
-  canStartTls(): boolean {
-    return false;
-  }
-  channelBinding() {
-    return undefined;
-  }
-  write(data: string): void {
-    this.out += data;
-  }
-  async startTls(): Promise<void> {
-    throw new Error("not in this test");
-  }
-  close(): void {
-    this.closed = true;
-  }
-  /** Resolves once the output matches, consuming it. */
-  async read(re: RegExp): Promise<string> {
-    const deadline = Date.now() + 5000; // PBKDF2 runs on the thread pool: wait by time, not turns
-    while (Date.now() < deadline) {
-      const m = re.exec(this.out);
-      if (m) {
-        const s = this.out.slice(0, m.index + m[0].length);
-        this.out = this.out.slice(m.index + m[0].length);
-        return s;
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    throw new Error(`no ${re} in ${this.out}`);
-  }
-}
-
-const HEADER = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 
 async function makeCore(over: Record<string, unknown> = {}): Promise<Core> {
   const core = new Core({ config: parseConfig({ auth: { scramIterations: 4096 }, ...over }), log: silentLogger(), storage: createMemoryBackend() });

@@ -4,48 +4,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Core } from "../../core/core.js";
-import type { Session, Transport } from "../../core/session.js";
+import type { Session } from "../../core/session.js";
+import { FakeTransport, HEADER } from "../../../test/helpers/fake-transport.js";
 import { parseConfig } from "../../config/schema.js";
 import { silentLogger } from "../../core/log.js";
 import { createMemoryBackend } from "../../storage/memory.js";
 import type { ArchiveStore, StorageBackend } from "../../storage/types.js";
 import { jid } from "../../jid/jid.js";
 import { allModules } from "../index.js";
-
-class FakeTransport implements Transport {
-  readonly kind = "tcp" as const;
-  readonly remoteAddress = "192.0.2.1";
-  readonly secure = true;
-  out = "";
-  canStartTls(): boolean {
-    return false;
-  }
-  channelBinding() {
-    return undefined;
-  }
-  write(data: string): void {
-    this.out += data;
-  }
-  async startTls(): Promise<void> {
-    throw new Error("not in this test");
-  }
-  close(): void {}
-  async read(re: RegExp): Promise<string> {
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      const m = re.exec(this.out);
-      if (m) {
-        const s = this.out.slice(0, m.index + m[0].length);
-        this.out = this.out.slice(m.index + m[0].length);
-        return s;
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    throw new Error(`no ${re} in ${this.out}`);
-  }
-}
-
-const HEADER = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 
 /** The memory backend, with the archive's rows held back from durability until `release()`. */
 function gatedBackend(): { backend: StorageBackend; release: () => void; held: () => number } {
@@ -70,7 +36,7 @@ function gatedBackend(): { backend: StorageBackend; release: () => void; held: (
 }
 
 async function login(core: Core, user: string, password: string): Promise<{ t: FakeTransport; s: Session }> {
-  const t = new FakeTransport();
+  const t = new FakeTransport(true);
   const s = core.openSession(t);
   s.receive(HEADER);
   await t.read(/<\/stream:features>/);
