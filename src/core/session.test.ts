@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Core } from "./core.js";
 import type { Session } from "./session.js";
-import { FakeTransport, HEADER } from "../../test/helpers/fake-transport.js";
+import { FakeTransport, HEADER, bindPlain } from "../../test/helpers/fake-transport.js";
 import { parseConfig } from "../config/schema.js";
 import { silentLogger } from "./log.js";
 import { createMemoryBackend } from "../storage/memory.js";
@@ -62,14 +62,7 @@ describe("Session negotiation", () => {
   it("answers an unknown top-level element after binding with unsupported-stanza-type", async () => {
     const core = await makeCore();
     const { t, s } = open(core, true);
-    s.receive(HEADER);
-    await t.read(/<\/stream:features>/);
-    s.receive(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0juliet\0romeo-secret").toString("base64")}</auth>`);
-    await t.read(/<success/);
-    s.receive(HEADER);
-    await t.read(/<\/stream:features>/);
-    s.receive("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
-    await t.read(/<\/iq>/);
+    await bindPlain(s, t, "juliet", "romeo-secret");
     s.receive("<foo xmlns='urn:example'/>");
     assert.match(await t.read(/<\/stream:stream>/), /<unsupported-stanza-type /);
   });

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { createSqliteBackend, SQLITE_MIGRATIONS } from "./sqlite.js";
-import { archivePathFor, legacyLogPathFor, lockPathFor, segmentPathFor, sqliteFilesFor } from "./archive-log.js";
+import { newArchiveId } from "./shared.js";
+import { archiveIdTime, archivePathFor, legacyLogPathFor, lockPathFor, segmentPathFor, sqliteFilesFor } from "./archive-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "warbler-alog-"));
 let n = 0;
@@ -118,6 +119,11 @@ describe("archive file and append log", () => {
     const r = await ar.query("j@example.com");
     assert.deepEqual(r.items.map((i) => i.value), ["generated", "given"]);
     await st.close();
+  });
+
+  it("reads the archiving time back from a generated id, and none from any other id", () => {
+    for (const t of [0, 1000, 1_764_000_000_123, 2 ** 48 - 1]) assert.equal(archiveIdTime(newArchiveId(t)), t);
+    for (const id of ["given", "", "a".repeat(21), "!".repeat(22)]) assert.equal(archiveIdTime(id), -1);
   });
 
   it("carries over an archive file of schema 1 (every id in a unique index)", async () => {

@@ -18,6 +18,7 @@ import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
 import Database from "better-sqlite3";
+import { ARCHIVE_ID_ALPHABET } from "./shared.js";
 
 const require = createRequire(import.meta.url);
 
@@ -115,7 +116,7 @@ function hash53(s) {
 
 // The archiving time a generated id begins with (shared.ts newArchiveId: 22 characters, the
 // first 8 the time in milliseconds in an ASCII-ordered base64url alphabet), or -1 for any other id.
-const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+const ID_ALPHABET = ${JSON.stringify(ARCHIVE_ID_ALPHABET)};
 function idTime(id) {
   if (typeof id !== "string" || id.length !== 22) return -1;
   let t = 0;

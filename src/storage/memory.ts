@@ -179,29 +179,27 @@ export function createMemoryBackend(opts: MemoryBackendOptions = {}): StorageBac
   }
 
   function archive<T>(store: string): ArchiveStore<T> {
+    /** Adds a row at once (a given id, or a generated one); returns its id. */
+    function add(owner: string, given: string | undefined, item: { when?: number; with?: string; value: T }): string {
+      open();
+      const when = item.when === undefined ? now() : checkTime("when", item.when);
+      if (given === "") throw new StorageError("bad-argument", "archive id must not be empty");
+      const text = encodeValue(item.value);
+      const rows = rowsOf(store, owner);
+      const id = given ?? newArchiveId(when);
+      if (given !== undefined && rows.some((r) => r.id === id)) throw new StorageError("conflict", "archive id already exists");
+      insertSorted(rows, { seq: ++seq, id, when, with: item.with ?? "", value: text });
+      setRows(store, owner, rows);
+      return id;
+    }
+
     return {
       appendSoon(owner, item) {
-        open();
-        const when = item.when === undefined ? now() : checkTime("when", item.when);
-        const text = encodeValue(item.value);
-        const rows = rowsOf(store, owner);
-        const id = newArchiveId(when);
-        insertSorted(rows, { seq: ++seq, id, when, with: item.with ?? "", value: text });
-        setRows(store, owner, rows);
-        return { id, durable: Promise.resolve() };
+        return { id: add(owner, undefined, item), durable: Promise.resolve() };
       },
 
       async append(owner, item) {
-        open();
-        const when = item.when === undefined ? now() : checkTime("when", item.when);
-        if (item.id === "") throw new StorageError("bad-argument", "archive id must not be empty");
-        const text = encodeValue(item.value);
-        const rows = rowsOf(store, owner);
-        const id = item.id ?? newArchiveId(when);
-        if (rows.some((r) => r.id === id)) throw new StorageError("conflict", "archive id already exists");
-        insertSorted(rows, { seq: ++seq, id, when, with: item.with ?? "", value: text });
-        setRows(store, owner, rows);
-        return id;
+        return add(owner, item.id, item);
       },
 
       async query(owner, query?: ArchiveQuery): Promise<ArchiveResult<T>> {

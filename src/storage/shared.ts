@@ -76,7 +76,9 @@ export function newArchiveId(now: number = Date.now()): string {
   out[o] = SORTED64[(b[15]! & 3) << 4]!;
   return out.toString("latin1");
 }
-const SORTED64 = Buffer.from("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz", "latin1");
+/** The alphabet of archive ids: base64url's characters in ASCII order (archive-log.ts decodes the time with it). */
+export const ARCHIVE_ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+const SORTED64 = Buffer.from(ARCHIVE_ID_ALPHABET, "latin1");
 const idBytes = Buffer.alloc(16);
 const idChars = Buffer.alloc(22);
 let idPool: Buffer = Buffer.alloc(0);

@@ -1,6 +1,6 @@
 // An in-process transport for tests that drive a Session without sockets: what the server
 // writes collects in `out`, and `read` waits for a pattern in it.
-import type { Transport } from "../../src/core/session.js";
+import type { Session, Transport } from "../../src/core/session.js";
 
 /** The stream header a client sends to localhost (RFC 6120 §4.2). */
 export const HEADER =
@@ -41,4 +41,16 @@ export class FakeTransport implements Transport {
     }
     throw new Error(`no ${re} in ${this.out}`);
   }
+}
+
+/** Authenticates with PLAIN (the transport must be secure) and binds a resource chosen by the server. */
+export async function bindPlain(s: Session, t: FakeTransport, user: string, password: string): Promise<void> {
+  s.receive(HEADER);
+  await t.read(/<\/stream:features>/);
+  s.receive(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString("base64")}</auth>`);
+  await t.read(/<success /);
+  s.receive(HEADER);
+  await t.read(/<\/stream:features>/);
+  s.receive("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+  await t.read(/<\/iq>/);
 }

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Core } from "../../core/core.js";
 import type { Session } from "../../core/session.js";
-import { FakeTransport, HEADER } from "../../../test/helpers/fake-transport.js";
+import { FakeTransport, bindPlain } from "../../../test/helpers/fake-transport.js";
 import { parseConfig } from "../../config/schema.js";
 import { silentLogger } from "../../core/log.js";
 import { createMemoryBackend } from "../../storage/memory.js";
@@ -38,14 +38,7 @@ function gatedBackend(): { backend: StorageBackend; release: () => void; held: (
 async function login(core: Core, user: string, password: string): Promise<{ t: FakeTransport; s: Session }> {
   const t = new FakeTransport(true);
   const s = core.openSession(t);
-  s.receive(HEADER);
-  await t.read(/<\/stream:features>/);
-  s.receive(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString("base64")}</auth>`);
-  await t.read(/<success /);
-  s.receive(HEADER);
-  await t.read(/<\/stream:features>/);
-  s.receive("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
-  await t.read(/<\/iq>/);
+  await bindPlain(s, t, user, password);
   s.receive("<enable xmlns='urn:xmpp:sm:3'/>");
   await t.read(/<enabled /);
   s.receive("<presence/>");
