@@ -40,6 +40,35 @@ describe("archive file and append log", () => {
     assert.ok(warnings.some((w) => /torn/.test(w)), "the torn line is reported");
   });
 
+  it("moves records whose values hold newlines and are shared by two rows, from a segment that also holds lines of the earlier format, and drops a torn last record", async () => {
+    const p = path();
+    await (await createSqliteBackend({ path: p })).close();
+    const j = "juliet@example.com";
+    const r = "romeo@example.com";
+    // The current format: a header with the value's length in UTF-16 units and the rows that share
+    // it (five fields each), then the value as it is
+    const record = (text: string, ...rows: [owner: string, id: string, when: number, peer: string][]) =>
+      "#" + JSON.stringify([text.length, ...rows.flatMap(([o, id, when, peer]) => ["archive", o, id, when, peer])]) + "\n" + text + "\n";
+    const multiline = '=<message xmlns="jabber:client"><body>two\nlines, é 😀</body></message>';
+    const text =
+      line(j, "a1", 1000, { n: 1 }) +
+      record(multiline, [r, "a2", 2000, j], [j, "a2", 2000, r]) +
+      record(JSON.stringify({ n: 3 }), [j, "a3", 3000, r]) +
+      record("=cut short", [j, "a4", 4000, r]);
+    // the torn record: its header promises more than was written
+    writeFileSync(segmentPathFor(p, 3), text.slice(0, -6));
+    const warnings: string[] = [];
+    const st = await createSqliteBackend({ path: p, onCheckpointError: (m) => warnings.push(m) });
+    const mine = await st.archive("archive").query(j);
+    assert.deepEqual(mine.items.map((i) => i.id), ["a1", "a2", "a3"]);
+    assert.deepEqual(mine.items.map((i) => i.value), [{ n: 1 }, multiline.slice(1), { n: 3 }]);
+    const his = await st.archive("archive").query(r);
+    assert.deepEqual(his.items.map((i) => [i.id, i.with, i.value]), [["a2", j, multiline.slice(1)]]);
+    await st.close();
+    assert.equal(existsSync(segmentPathFor(p, 3)), false);
+    assert.ok(warnings.some((w) => /torn/.test(w)), "the torn record is reported");
+  });
+
   it("carries over an older database: the archive table of the main file and the SQLite append log", async () => {
     const p = path();
     // A database at schema version 1 (the archive in the main file)...
@@ -104,6 +133,22 @@ describe("archive file and append log", () => {
     await ar.append("j@example.com", { value: "after" });
     const r = await ar.query("j@example.com");
     assert.deepEqual(r.items.map((i) => (i.value as string).length), [6, big.length, 5]);
+    await st.close();
+  });
+
+  it("moves a value of multi-byte characters that the read buffer cuts inside a character", async () => {
+    const st = await createSqliteBackend({ path: path() });
+    const ar = st.archive("archive");
+    // 4-byte characters past the 4 MiB buffer; owners of four lengths put the cut at every offset
+    const big = "😀".repeat(1_200_000) + "é";
+    for (const owner of ["a@x", "ab@x", "abc@x", "abcd@x"]) {
+      await ar.append(owner, { value: big });
+      await ar.append(owner, { value: "after" });
+      const r = await ar.query(owner);
+      assert.equal(r.items.length, 2);
+      assert.ok(r.items[0]!.value === big, "the value comes back whole");
+      assert.equal(r.items[1]!.value, "after");
+    }
     await st.close();
   });
 

@@ -204,10 +204,42 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
   let seg = start.seg, offset = start.offset, fd = -1;
   const closed = new Set(start.closed);
   let buf = Buffer.alloc(4 * 1024 * 1024);
-  // A line is a JSON array [store, owner, id, when, with], a tab, and the value's JSON text
-  // (JSON text holds no raw tab or newline, so neither needs escaping).
-  function parse(text, rows) {
-    for (const line of text.split("\\n")) {
+  // A record is "#", a JSON array [length, store, owner, id, when, with, ...] (the value's
+  // length in UTF-16 units, then five fields per row: the rows that share the value, usually the
+  // sender's and the recipient's copy of one message), a newline, the value's text as it is and a
+  // newline: the value is written once, neither escaped by the event loop nor parsed here.
+  // Segments of earlier versions hold lines of a JSON array [store, owner, id, when, with], a tab
+  // and the value (whose text then held no raw newline).
+  // Reads the whole records in buf[0, n) into rows; returns the bytes they took.
+  function parse(buf, n, rows) {
+    const text = buf.toString("utf8", 0, n);
+    let pos = 0;
+    while (pos < text.length) {
+      const nl = text.indexOf("\\n", pos);
+      if (nl < 0) break; // a header not yet whole
+      if (text.charCodeAt(pos) === 0x23) {
+        let r;
+        try { r = JSON.parse(text.slice(pos + 1, nl)); } catch { r = undefined; }
+        if (!Array.isArray(r) || r.length < 6 || (r.length - 1) % 5 !== 0 || !Number.isSafeInteger(r[0]) || r[0] < 0) {
+          warn("archive log: an unreadable record was skipped");
+          pos = nl + 1;
+          continue;
+        }
+        const end = nl + 1 + r[0];
+        // A value cut short, perhaps inside a character: its end is not in the text yet
+        if (end >= text.length) break;
+        if (text.charCodeAt(end) !== 10) {
+          warn("archive log: a record of the wrong length was skipped");
+          pos = nl + 1;
+          continue;
+        }
+        const value = text.slice(nl + 1, end);
+        for (let k = 1; k < r.length; k += 5) rows.push([r[k], r[k + 1], r[k + 2], r[k + 3], r[k + 4], value]);
+        pos = end + 1;
+        continue;
+      }
+      const line = text.slice(pos, nl);
+      pos = nl + 1;
       if (line === "") continue;
       const tab = line.indexOf("\\t");
       try {
@@ -218,6 +250,7 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
         warn("archive log: an unreadable line was skipped");
       }
     }
+    return pos === text.length ? n : Buffer.byteLength(text.slice(0, pos));
   }
   function finish() {
     if (fd >= 0) { fs.closeSync(fd); fd = -1; }
@@ -238,23 +271,22 @@ function segmentMover(fs, db, segPath, start, chunk, report, warn) {
     }
     const n = fs.readSync(fd, buf, 0, buf.length, offset);
     if (n > 0) {
-      const end = buf.lastIndexOf(10, n - 1);
-      if (end >= 0) {
-        const rows = [];
-        parse(buf.toString("utf8", 0, end), rows);
+      const rows = [];
+      const used = parse(buf, n, rows);
+      if (used > 0) {
         // Segments this mover did not see begun may hold rows moved already (before a crash)
         insert.checked(seg <= start.checkedUpTo);
         for (let i = 0; i < rows.length; i += chunk) tx(rows.slice(i, i + chunk));
-        offset += end + 1;
+        offset += used;
         report({ seg, offset });
         return true;
       }
-      if (n === buf.length) { buf = Buffer.alloc(buf.length * 2); return true; } // a line longer than the buffer
+      if (n === buf.length) { buf = Buffer.alloc(buf.length * 2); return true; } // a record longer than the buffer
     }
-    // Nothing whole left to read. A closed segment is finished: a partial last line can only be a
-    // write torn by a crash, which was never acknowledged.
+    // Nothing whole left to read. A closed segment is finished: a partial last record can only be
+    // a write torn by a crash, which was never acknowledged.
     if (closed.has(seg)) {
-      if (n > 0) warn("archive log: a torn last line was dropped");
+      if (n > 0) warn("archive log: a torn last record was dropped");
       return finish();
     }
     return false;
@@ -405,6 +437,14 @@ export interface ArchiveLog {
   write(ops: ArchiveWrite[], opts?: { drain?: boolean }): Promise<number[]>;
   /** Moves the remaining rows, stops the worker, removes the last segment. */
   close(): Promise<void>;
+}
+
+/** Characters a JSON string cannot hold as they are (and lone surrogates, which UTF-8 cannot). */
+const JSON_UNSAFE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON text; addresses and ids, which need no escaping, without JSON.stringify's cost. */
+function jsonString(s: string): string {
+  return JSON_UNSAFE.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
 
 interface Position {
@@ -622,12 +662,22 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
     },
     append(rows) {
       if (rows.length === 0) return;
+      // The records (see segmentMover): rows in a row with the same value (one message's two
+      // copies) share one record, and the value goes in as it is, after its length
       let text = "";
-      for (const r of rows) text += JSON.stringify([r.store, r.owner, r.id, r.when, r.with]) + "\t" + r.value + "\n";
+      for (let i = 0; i < rows.length; ) {
+        const value = rows[i]!.value;
+        let head = "#[" + value.length;
+        do {
+          const r = rows[i++]!;
+          head += "," + jsonString(r.store) + "," + jsonString(r.owner) + "," + jsonString(r.id) + "," + r.when + "," + jsonString(r.with);
+        } while (i < rows.length && rows[i]!.value === value);
+        text += head + "]\n" + value + "\n";
+      }
       const n = writeSync(fd, text);
       const size = Buffer.byteLength(text);
       // A regular file takes the whole write; should it not, the rest follows (the worker only
-      // ever reads whole lines)
+      // ever reads whole records)
       if (n < size) {
         const bytes = Buffer.from(text, "utf8");
         for (let off = n; off < size; ) off += writeSync(fd, bytes, off, size - off);

@@ -442,12 +442,6 @@ function itemInsert(db: Db, row: LogRow): CompiledQuery[] {
   ];
 }
 
-interface PendingAppend {
-  row: LogRow;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 function sqliteBackend(
   db: Kysely<WarblerSchema>,
   now: () => number,
@@ -462,8 +456,9 @@ function sqliteBackend(
 
   // Group commit: archive appends requested in the same event-loop turn are written together:
   // to the append log (a file), or for an in-memory database into the archive, in one
-  // transaction. Each append resolves only once its row is written.
-  let pending: PendingAppend[] = [];
+  // transaction. They share one promise, which resolves only once all their rows are written.
+  let pending: LogRow[] = [];
+  let pendingDone: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
   let flushing: Promise<void> | undefined;
   let flushScheduled = false;
   let insertHere: ((rows: unknown[][]) => number) | undefined;
@@ -471,35 +466,45 @@ function sqliteBackend(
     flushScheduled = false;
     void flushAppends();
   };
-  function queueAppend(row: PendingAppend["row"]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      pending.push({ row, resolve, reject });
-      // One flush per turn for whatever is queued by then (also rows queued while a flush ends)
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(scheduledFlush);
-      }
-    });
+  function queueAppend(row: LogRow): Promise<void> {
+    pending.push(row);
+    if (pendingDone === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      pendingDone = { promise, resolve, reject };
+    }
+    // One flush per turn for whatever is queued by then (also rows queued while a flush ends)
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(scheduledFlush);
+    }
+    return pendingDone.promise;
   }
   async function flushAppends(): Promise<void> {
     if (flushing) return flushing;
     flushing = (async () => {
       while (pending.length > 0) {
         const batch = pending;
+        const done = pendingDone!;
         pending = [];
+        pendingDone = undefined;
         try {
-          if (archiveLog) archiveLog.append(batch.map((p) => p.row));
+          if (archiveLog) archiveLog.append(batch);
           else {
             // Holding kysely's only connection, so the transaction is ours alone. Generated ids
             // are never taken (given ids take the direct path in append).
             insertHere ??= archiveInserter(file.raw, "arc");
             const insert = insertHere;
-            const rows = batch.map(({ row: r }) => [r.store, r.owner, r.id, r.when, r.with, r.value]);
+            const rows = batch.map((r) => [r.store, r.owner, r.id, r.when, r.with, r.value]);
             await db.connection().execute(async () => file.raw.transaction(() => insert(rows))());
           }
-          for (const p of batch) p.resolve();
+          done.resolve();
         } catch (err) {
-          for (const p of batch) p.reject(err);
+          done.reject(err);
         }
       }
     })();
@@ -630,11 +635,23 @@ function sqliteBackend(
   }
 
   function archive<T>(store: string): ArchiveStore<T> {
+    // The last string value appended and its encoding: a message's two copies (sender's and
+    // recipient's archive) come as the same string, and the log then writes it once.
+    let lastValue: unknown;
+    let lastText = "";
     /** A generated id (its time prefix is `when`), queued for the next group commit. */
     function appendSoon(owner: string, item: { when?: number; with?: string; value: T }): { id: string; durable: Promise<void> } {
       open();
       const when = item.when === undefined ? now() : checkTime("when", item.when);
-      const value = encodeValue(item.value);
+      let value: string;
+      if (typeof item.value === "string" && item.value === lastValue) value = lastText;
+      else {
+        value = encodeValue(item.value);
+        if (typeof item.value === "string") {
+          lastValue = item.value;
+          lastText = value;
+        }
+      }
       const id = newArchiveId(when);
       return { id, durable: queueAppend({ store, owner, id, when, with: item.with ?? "", value }) };
     }

@@ -136,8 +136,8 @@ export type DumpedRow =
 
 /**
  * One stored row of any store, as {@link StorageBackend.snapshot} yields it and
- * {@link StorageBackend.restoreRows} takes it (backups). `value` is the stored JSON text, so a
- * snapshot round-trips values exactly; `updated` is kept so retention goes on after a restore.
+ * {@link StorageBackend.restoreRows} takes it (backups). `value` is the stored text (JSON text,
+ * or a string behind "="), so a snapshot round-trips values exactly; `updated` is kept so retention goes on after a restore.
  * `seq` is the archive's arrival order (the tie-breaker of equal `when`s); a restore keeps the
  * order, not the numbers.
  */

@@ -531,6 +531,36 @@ export function runStorageContract(name: string, make: MakeBackend): void {
         assert.equal(await s.countMentions("שלום"), 3);
       });
 
+      it("round-trips strings exactly, whatever they hold", async () => {
+        // Strings are stored as they are (behind a marker); one that UTF-8 cannot carry goes as JSON
+        const strings = [
+          "",
+          "=",
+          "=starts like the marker",
+          "{not json",
+          '"quoted"',
+          "two\nlines\r\nand a\ttab, a backslash \\ and \u2028",
+          "emoji 😀 and é",
+          "lone \ud800 surrogate",
+          "\udc00",
+          '<message xmlns="jabber:client" to="a@b"><body>hi\n&amp; bye</body></message>',
+        ];
+        for (const [i, v] of strings.entries()) {
+          await s.kv("str").set(`o${i}`, v);
+          await s.map("str").set("o", `k${i}`, v);
+        }
+        const soon = strings.map((v) => s.archive("str").appendSoon("o", { with: "p", value: v }));
+        await Promise.all(soon.map((x) => x.durable));
+        await s.archive("str").append("o", { id: "given", value: strings[5] });
+        for (const [i, v] of strings.entries()) {
+          assert.equal(await s.kv("str").get(`o${i}`), v);
+          assert.equal(await s.map("str").get("o", `k${i}`), v);
+        }
+        const items = (await s.archive("str").query("o")).items;
+        assert.deepEqual(items.map((i) => i.value), [...strings, strings[5]]);
+        assert.deepEqual(items.slice(0, -1).map((i) => i.id), soon.map((x) => x.id));
+      });
+
       it("orders owners and keys by code point, not UTF-16 unit", async () => {
         // U+1F600 is above U+FFFD by code point, below it by UTF-16 unit (0xD83D).
         for (const o of ["\u{1F600}", "\uFFFD", "z", "é"]) {
@@ -627,6 +657,13 @@ export function runStorageContract(name: string, make: MakeBackend): void {
           await rejectsWith(t.restoreRows([{ shape: "archive", store: "mam", owner: "juliet@example.com", seq: 1, id: "given-id", when: 1, with: "", value: "1" }]).then(() => t.restoreRows([{ shape: "archive", store: "mam", owner: "juliet@example.com", seq: 1, id: "given-id", when: 1, with: "", value: "1" }])), "conflict");
           await rejectsWith(t.restoreRows([{ shape: "map", store: "r", owner: "o", value: "1", updated: T0 } as unknown as SnapshotRow]), "bad-argument");
           await rejectsWith(t.restoreRows([{ shape: "kv", store: "r", owner: "o2", value: "{not json", updated: T0 }]), "bad-value");
+          // a string value as stored (behind "="), kv and archive alike
+          await t.restoreRows([
+            { shape: "kv", store: "r", owner: "o3", value: "=<message>a string</message>", updated: T0 },
+            { shape: "archive", store: "mam", owner: "o3", seq: 1, id: "s1", when: 1, with: "", value: "=two\nlines" },
+          ]);
+          assert.equal(await t.kv("r").get("o3"), "<message>a string</message>");
+          assert.deepEqual((await t.archive("mam").query("o3")).items.map((i) => i.value), ["two\nlines"]);
         } finally {
           await t.close();
         }
