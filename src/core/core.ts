@@ -590,7 +590,8 @@ export class Core {
     if (!(await this.events.emit("stanza/outgoing", ev))) await this.routeEvent(ev);
     // The stanza was routed on at once; what it caused to be written (archive rows) is durable
     // before the session counts it as handled and may acknowledge it (XEP-0198 §4)
-    if (ev.writes) await Promise.all(ev.writes);
+    const writes = ev.writes;
+    if (writes) await (writes.length === 1 ? writes[0] : Promise.all(writes));
   }
 
   /** Routes a stanza the server generated (from/to set); used by modules. */

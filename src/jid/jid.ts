@@ -250,6 +250,8 @@ export class Jid {
   readonly domain: string;
   /** Prepared resourcepart, "" when absent. */
   readonly resource: string;
+  /** `bareString`, made once: routing asks for it several times per stanza. */
+  #bare: string | undefined = undefined;
 
   /**
    * Prepares every part; throws {@link JidError} when one is invalid. "" means "absent".
@@ -284,7 +286,7 @@ export class Jid {
 
   /** `local@domain` or `domain`. */
   get bareString(): string {
-    return this.local === "" ? this.domain : `${this.local}@${this.domain}`;
+    return (this.#bare ??= this.local === "" ? this.domain : `${this.local}@${this.domain}`);
   }
 
   /** RFC 7622 §3.1 string form: `[local@]domain[/resource]`. */

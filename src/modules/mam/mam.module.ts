@@ -29,12 +29,6 @@ export interface MamService {
   /** False when the account's preferences archive nothing (default 'never', empty 'always' list). */
   archiveEnabledFor(account: Jid): Promise<boolean>;
   /**
-   * The id under which the sender's archive keeps a message it is sending (valid while the
-   * message is routed), so XEP-0280 <sent/> copies can carry a <stanza-id by=sender/> (XEP-0313
-   * §3.5) that the message to the peer must not.
-   */
-  sentArchiveId(stanza: Element): string | undefined;
-  /**
    * The query machinery (XEP-0313 §4, XEP-0059 paging), for other archives such as a room's
    * (XEP-0313 §6.1.2): parse a <query/>, run it on a store, build <fin/> and the query form.
    */
@@ -122,10 +116,16 @@ export const mamModule = defineModule({
      */
     const wanted = (account: Jid, peer: Jid): boolean | Promise<boolean> => {
       const prefs = cache.get(account.bareString);
+      // the usual preferences: everything, nobody listed
+      if (prefs?.default === "always" && prefs.never.length === 0) return true;
       if (prefs) return decide(prefs, peer, inRoster(account));
       return prefsOf(account).then((p) => decide(p, peer, inRoster(account)));
     };
 
+    // Rows queued in one turn share one write and one durability promise (the group commit):
+    // each promise is caught once, and a stanza waits for it once.
+    let lastDurable: Promise<void> | undefined;
+    let lastCaught: Promise<void> = Promise.resolve();
     /**
      * Appends to `account`'s archive and returns the archive id, or undefined when the row cannot
      * be queued. The message is routed on at once; the row's write joins the stanza's `writes`, so
@@ -134,12 +134,15 @@ export const mamModule = defineModule({
     const append = (ev: StanzaEvent, account: Jid, peer: Jid, value: ArchivedMessage): string | undefined => {
       try {
         const { id, durable } = store.appendSoon(account.bareString, { when: Date.now(), with: peer.bareString, value });
-        (ev.writes ??= []).push(
-          durable.catch((err: unknown) => {
+        if (durable !== lastDurable) {
+          lastDurable = durable;
+          lastCaught = durable.catch((err: unknown) => {
             // The message went on: losing the history entry is better than losing the message.
-            ctx.log.error({ err: errorSummary(err), user: account.bareString }, "archiving failed");
-          }),
-        );
+            ctx.log.error({ err: errorSummary(err) }, "archiving failed");
+          });
+        }
+        const writes = (ev.writes ??= []);
+        if (writes[writes.length - 1] !== lastCaught) writes.push(lastCaught);
         return id;
       } catch (err) {
         ctx.log.error({ err: errorSummary(err), user: account.bareString }, "archiving failed");
@@ -159,8 +162,8 @@ export const mamModule = defineModule({
         if (!yes) return false;
         // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids
         // were stripped since, that text is the recipient's copy too (one serialization per message)
-        const xml = stripped ? undefined : sent.get(stanza)?.xml;
-        const id = append(ev, account, ev.from, toStored(stanza, "in", xml));
+        const xml = !stripped && lastSent.stanza === stanza ? lastSent.xml : undefined;
+        const id = append(ev, account, ev.from, toStored(stanza, xml));
         if (id !== undefined) addStanzaId(stanza, account, id);
         return false;
       };
@@ -174,9 +177,9 @@ export const mamModule = defineModule({
     ctx.on("message/bare", incoming, INCOMING_PRIORITY);
     ctx.on("message/full", incoming, INCOMING_PRIORITY);
 
-    // The sender's archive id of a message being sent, for its XEP-0280 sent carbons (XEP-0313
-    // §3.5; never added to the message itself, which goes to the peer), and the stored text.
-    const sent = new WeakMap<object, { id: string | undefined; xml: string }>();
+    // The message a local sender's archive serialized last, and that text: the recipient's archive
+    // takes the same text when the message arrives (in the same turn, unless a decision waited).
+    const lastSent: { stanza: Element | undefined; xml: string } = { stanza: undefined, xml: "" };
 
     // Outgoing: a local user's message, archived in the sender's archive as it is routed.
     ctx.on(
@@ -191,8 +194,10 @@ export const mamModule = defineModule({
         if (!isArchivable(ev.stanza)) return false;
         const archiveIt = (yes: boolean): false => {
           if (!yes) return false;
-          const value = toStored(ev.stanza, "out");
-          sent.set(ev.stanza, { id: append(ev, account, ev.to, value), xml: value.xml });
+          const xml = ev.stanza.toString();
+          append(ev, account, ev.to, toStored(ev.stanza, xml));
+          lastSent.stanza = ev.stanza;
+          lastSent.xml = xml;
           return false;
         };
         const w = wanted(account, ev.to);
@@ -267,7 +272,6 @@ export const mamModule = defineModule({
         const p = await prefsOf(account);
         return p.default !== "never" || p.always.length > 0;
       },
-      sentArchiveId: (stanza) => sent.get(stanza)?.id,
       queries: { parse: parseQuery, run: runQuery, fin: finElement, form: queryForm, formatDateTime },
     };
     ctx.provide("mam", service);

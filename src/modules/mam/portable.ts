@@ -80,7 +80,7 @@ export function mamPortable(
           const out = from !== undefined && from.bare().equals(account);
           const peer = out ? to : from;
           try {
-            await store.append(account.bareString, { id, when, with: peer?.bareString ?? "", value: toStored(stanza, out ? "out" : "in") });
+            await store.append(account.bareString, { id, when, with: peer?.bareString ?? "", value: toStored(stanza) });
             imported++;
           } catch (err) {
             if ((err as { code?: string }).code !== "conflict") throw err;

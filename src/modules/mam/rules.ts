@@ -1,6 +1,6 @@
 // Which messages go into a personal archive (XEP-0313 §6.1.1 user archives, XEP-0334 hints,
 // XEP-0441 preferences) and the XEP-0359 stanza-id handling on archived messages.
-import { x, type Element } from "../../xml/element.js";
+import { Element } from "../../xml/element.js";
 import type { Jid } from "../../jid/jid.js";
 
 export const NS_MAM = "urn:xmpp:mam:2";
@@ -55,5 +55,5 @@ export function stripStanzaIds(stanza: Element, by: string): boolean {
 
 /** XEP-0313 §3.5: tells the recipient where the message is archived. */
 export function addStanzaId(stanza: Element, by: Jid, id: string): void {
-  stanza.append(x("stanza-id", { xmlns: NS_SID, by: by.bareString, id }));
+  stanza.append(new Element("stanza-id", NS_SID, { by: by.bareString, id }));
 }

@@ -13,7 +13,7 @@ describe("stored messages", () => {
       x("encrypted", { xmlns: "eu.siacs.conversations.axolotl" }, x("header", { sid: "1" })),
     );
     const read = storedReader();
-    const back = read(toStored(m, "in"));
+    const back = read(toStored(m));
     assert.ok(back);
     assert.equal(back.toString(), m.toString());
     assert.equal(back.ns, "jabber:client");
@@ -21,8 +21,14 @@ describe("stored messages", () => {
   });
   it("survives a damaged row and reads the next one", () => {
     const read = storedReader();
-    assert.equal(read({ dir: "in", xml: "<message><body>" }), undefined);
-    const ok = read(toStored(x("message", { xmlns: "jabber:client" }, x("body", null, "fine")), "out"));
+    assert.equal(read("<message><body>"), undefined);
+    const ok = read(toStored(x("message", { xmlns: "jabber:client" }, x("body", null, "fine"))));
     assert.equal(ok?.getChildText("body"), "fine");
+  });
+  it("reads rows of earlier versions ({ dir, xml })", () => {
+    const read = storedReader();
+    const old = read({ dir: "in", xml: '<message xmlns="jabber:client"><body>old</body></message>' });
+    assert.equal(old?.getChildText("body"), "old");
+    assert.equal(old?.ns, "jabber:client");
   });
 });
