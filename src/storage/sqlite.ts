@@ -462,8 +462,15 @@ function sqliteBackend(
   let flushing: Promise<void> | undefined;
   let flushScheduled = false;
   let insertHere: ((rows: unknown[][]) => number) | undefined;
+  // The last string value appended and its encoding: a message's two copies (sender's and
+  // recipient's archive) come as the same string, and the log then writes it once. PRIVACY: kept
+  // until the turn's flush only.
+  let lastValue: unknown;
+  let lastText = "";
   const scheduledFlush = () => {
     flushScheduled = false;
+    lastValue = undefined;
+    lastText = "";
     void flushAppends();
   };
   function queueAppend(row: LogRow): Promise<void> {
@@ -635,10 +642,6 @@ function sqliteBackend(
   }
 
   function archive<T>(store: string): ArchiveStore<T> {
-    // The last string value appended and its encoding: a message's two copies (sender's and
-    // recipient's archive) come as the same string, and the log then writes it once.
-    let lastValue: unknown;
-    let lastText = "";
     /** A generated id (its time prefix is `when`), queued for the next group commit. */
     function appendSoon(owner: string, item: { when?: number; with?: string; value: T }): { id: string; durable: Promise<void> } {
       open();

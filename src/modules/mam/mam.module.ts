@@ -106,7 +106,7 @@ export const mamModule = defineModule({
 
     const inRoster = (account: Jid) => async (peer: Jid) => {
       // No roster module: nobody is in a roster, so "roster" archives only the 'always' list.
-      const item = await ctx.use<RosterService>("roster")?.getItem(account, peer);
+      const item = await ctx.use<RosterService>("roster")?.getItem(account.bare(), peer);
       return item !== undefined && item.hidden !== true;
     };
 
@@ -115,11 +115,11 @@ export const mamModule = defineModule({
      * preferences are cached and need no roster read (the usual case), so routing does not wait.
      */
     const wanted = (account: Jid, peer: Jid): boolean | Promise<boolean> => {
-      const prefs = cache.get(account.bareString);
+      const prefs = cache.get(account.bareString); // the account's address, with or without a resource
       // the usual preferences: everything, nobody listed
       if (prefs?.default === "always" && prefs.never.length === 0) return true;
       if (prefs) return decide(prefs, peer, inRoster(account));
-      return prefsOf(account).then((p) => decide(p, peer, inRoster(account)));
+      return prefsOf(account.bare()).then((p) => decide(p, peer, inRoster(account)));
     };
 
     // Rows queued in one turn share one write and one durability promise (the group commit):
@@ -162,7 +162,7 @@ export const mamModule = defineModule({
         if (!yes) return false;
         // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids
         // were stripped since, that text is the recipient's copy too (one serialization per message)
-        const xml = !stripped && lastSent.stanza === stanza ? lastSent.xml : undefined;
+        const xml = stripped ? undefined : sentXml(stanza);
         const id = append(ev, account, ev.from, toStored(stanza, xml));
         if (id !== undefined) addStanzaId(stanza, account, id);
         return false;
@@ -177,9 +177,27 @@ export const mamModule = defineModule({
     ctx.on("message/bare", incoming, INCOMING_PRIORITY);
     ctx.on("message/full", incoming, INCOMING_PRIORITY);
 
-    // The message a local sender's archive serialized last, and that text: the recipient's archive
-    // takes the same text when the message arrives (in the same turn, unless a decision waited).
-    const lastSent: { stanza: Element | undefined; xml: string } = { stanza: undefined, xml: "" };
+    // The messages local senders' archives serialized last, and their text: the recipient's
+    // archive takes the same text when the message arrives, usually in the same turn, after the
+    // messages of a few other sessions at most (a miss only costs a serialization).
+    const RECENT = 64;
+    const recentStanzas: (Element | undefined)[] = new Array<Element | undefined>(RECENT).fill(undefined);
+    const recentXml: string[] = new Array<string>(RECENT).fill("");
+    let recentNext = 0;
+    // PRIVACY: kept for the turn only, so no message lingers in memory for the next one
+    let clearScheduled = false;
+    const clearRecent = () => {
+      clearScheduled = false;
+      recentStanzas.fill(undefined);
+      recentXml.fill("");
+    };
+    const sentXml = (stanza: Element): string | undefined => {
+      for (let k = 1; k <= RECENT; k++) {
+        const i = (recentNext - k + RECENT) % RECENT;
+        if (recentStanzas[i] === stanza) return recentXml[i];
+      }
+      return undefined;
+    };
 
     // Outgoing: a local user's message, archived in the sender's archive as it is routed.
     ctx.on(
@@ -188,16 +206,22 @@ export const mamModule = defineModule({
         if (ev.stanza.name !== "message" || ev.origin === undefined) return false;
         // A message to a server or service address is not a conversation with a person
         if (ev.to.local === "") return false;
-        const account = ev.from.bare();
+        // The sender's address (full: its bareString is made once per session, not per message)
+        const account = ev.from;
         // XEP-0313 §6.1.1: one copy per archive; a message to oneself is archived once, on arrival
-        if (ev.to.bare().equals(account)) return false;
+        if (ev.to.bareString === account.bareString) return false;
         if (!isArchivable(ev.stanza)) return false;
         const archiveIt = (yes: boolean): false => {
           if (!yes) return false;
           const xml = ev.stanza.toString();
           append(ev, account, ev.to, toStored(ev.stanza, xml));
-          lastSent.stanza = ev.stanza;
-          lastSent.xml = xml;
+          recentStanzas[recentNext] = ev.stanza;
+          recentXml[recentNext] = xml;
+          recentNext = (recentNext + 1) % RECENT;
+          if (!clearScheduled) {
+            clearScheduled = true;
+            setImmediate(clearRecent);
+          }
           return false;
         };
         const w = wanted(account, ev.to);
