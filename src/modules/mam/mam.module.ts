@@ -116,8 +116,6 @@ export const mamModule = defineModule({
      */
     const wanted = (account: Jid, peer: Jid): boolean | Promise<boolean> => {
       const prefs = cache.get(account.bareString); // the account's address, with or without a resource
-      // the usual preferences: everything, nobody listed
-      if (prefs?.default === "always" && prefs.never.length === 0) return true;
       if (prefs) return decide(prefs, peer, inRoster(account));
       return prefsOf(account.bare()).then((p) => decide(p, peer, inRoster(account)));
     };
