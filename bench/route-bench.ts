@@ -14,48 +14,27 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Core } from "../src/core/core.js";
-import type { Session, Transport } from "../src/core/session.js";
+import type { Session } from "../src/core/session.js";
 import { parseConfig } from "../src/config/schema.js";
 import { silentLogger } from "../src/core/log.js";
 import { createSqliteBackend } from "../src/storage/sqlite.js";
 import { jid } from "../src/jid/jid.js";
 import { allModules } from "../src/modules/index.js";
+import { FakeTransport, bindPlain } from "../test/helpers/fake-transport.js";
 
 const MESSAGES = Number(process.argv[2] ?? 100_000);
 const RUNS = Number(process.argv[3] ?? 3);
 const PER_TURN = Number(process.argv[4] ?? 20);
 const MODES = (process.argv[5] ?? "on,off").split(",");
 const USERS = 200;
-const HEADER =
-  "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 
-/** A transport that only counts what the server writes (and can wait for a pattern once). */
-class CountingTransport implements Transport {
-  readonly kind = "tcp" as const;
-  readonly remoteAddress = "192.0.2.1";
-  readonly secure = true;
+/** The tests' in-process transport, which after the login only counts what the server writes. */
+class CountingTransport extends FakeTransport {
   bytes = 0;
-  out = "";
   collect = true;
-  canStartTls(): boolean {
-    return false;
-  }
-  channelBinding() {
-    return undefined;
-  }
-  write(data: string): void {
+  override write(data: string): void {
     this.bytes += data.length;
-    if (this.collect) this.out += data;
-  }
-  async startTls(): Promise<void> {}
-  close(): void {}
-  async read(re: RegExp): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (!re.test(this.out)) {
-      if (Date.now() > deadline) throw new Error(`no ${re}`);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    this.out = "";
+    if (this.collect) super.write(data);
   }
 }
 
@@ -86,16 +65,9 @@ async function run(mode: string): Promise<{ mainUs: number; otherUs: number; wal
   const transports: CountingTransport[] = [];
   for (let i = 1; i <= USERS; i++) {
     await core.accounts.create(jid(`bench${i}`, "localhost"), "benchpass");
-    const t = new CountingTransport();
+    const t = new CountingTransport(true);
     const s = core.openSession(t);
-    s.receive(HEADER);
-    await t.read(/<\/stream:features>/);
-    s.receive(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0bench${i}\0benchpass`).toString("base64")}</auth>`);
-    await t.read(/<success /);
-    s.receive(HEADER);
-    await t.read(/<\/stream:features>/);
-    s.receive("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>");
-    await t.read(/<\/iq>/);
+    await bindPlain(s, t, `bench${i}`, "benchpass");
     s.receive("<presence/>");
     t.collect = false;
     sessions.push(s);
