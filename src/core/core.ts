@@ -550,8 +550,12 @@ export class Core {
 
   // ---- routing (RFC 6120 §10) ----
 
-  /** Routes a stanza from a bound client session; `from` is already stamped. */
-  async routeFromClient(session: Session, stanza: Element): Promise<void> {
+  /**
+   * Routes a stanza from a bound client session; `from` is already stamped. Resolves once the
+   * stanza is routed, with the writes it started and did not wait for (archive rows): the session
+   * counts it as handled (XEP-0198 §4) once they are durable.
+   */
+  async routeFromClient(session: Session, stanza: Element): Promise<Promise<void>[] | undefined> {
     const from = session.fullJid;
     const kind = stanza.name as "message" | "presence" | "iq";
     if (kind === "iq") {
@@ -588,10 +592,7 @@ export class Core {
     }
     const ev: StanzaEvent = { stanza, origin: session, from, to };
     if (!(await this.events.emit("stanza/outgoing", ev))) await this.routeEvent(ev);
-    // The stanza was routed on at once; what it caused to be written (archive rows) is durable
-    // before the session counts it as handled and may acknowledge it (XEP-0198 §4)
-    const writes = ev.writes;
-    if (writes) await (writes.length === 1 ? writes[0] : Promise.all(writes));
+    return ev.writes;
   }
 
   /** Routes a stanza the server generated (from/to set); used by modules. */

@@ -67,3 +67,76 @@ describe("Session negotiation", () => {
     assert.match(await t.read(/<\/stream:stream>/), /<unsupported-stanza-type /);
   });
 });
+
+describe("Session: writes a stanza started (XEP-0198 §4)", () => {
+  it("routes the next stanza before the previous one's writes are durable, and counts h in arrival order", async () => {
+    const core = await makeCore();
+    await core.accounts.create(jid("romeo", "localhost"), "juliet-secret");
+    // A write each message starts and that completes only when the test says (as an archive row's
+    // group commit would)
+    const pending: (() => void)[] = [];
+    core.events.on("stanza/outgoing", (ev) => {
+      if (ev.stanza.name === "message") (ev.writes ??= []).push(new Promise<void>((r) => pending.push(r)));
+      return false;
+    });
+    const j = open(core, true);
+    const r = open(core, true);
+    await bindPlain(j.s, j.t, "juliet", "romeo-secret");
+    await bindPlain(r.s, r.t, "romeo", "juliet-secret");
+    j.s.receive("<enable xmlns='urn:xmpp:sm:3'/>");
+    await j.t.read(/<enabled [^>]*\/>/);
+    r.s.receive("<presence/>");
+    await r.t.read(/<\/presence>|<presence [^>]*\/>/);
+
+    j.s.receive("<message to='romeo@localhost' type='chat' id='m1'><body>one</body></message>");
+    j.s.receive("<message to='romeo@localhost' type='chat' id='m2'><body>two</body></message>");
+    j.s.receive("<iq type='get' id='p' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    j.s.receive("<r xmlns='urn:xmpp:sm:3'/>");
+    // both messages go on, and the ping is answered, while neither write is done
+    await r.t.read(/id="m1"/);
+    await r.t.read(/id="m2"/);
+    await j.t.read(/<iq [^>]*id="p"/);
+    assert.equal(pending.length, 2);
+    // the answer to <r/> waits until everything before it is counted
+    await new Promise((res) => setTimeout(res, 20));
+    assert.doesNotMatch(j.t.out, /<a /);
+    // the second write completing first counts nothing: h covers a prefix of what was sent
+    pending[1]!();
+    await new Promise((res) => setTimeout(res, 20));
+    assert.equal(j.s.sm?.handledIn, 0);
+    pending[0]!();
+    assert.match(await j.t.read(/<a [^>]*\/>/), /h="3"/);
+    assert.equal(j.s.sm?.handledIn, 3);
+    await j.s.settled();
+  });
+
+  it("answers a resumption only once the old stream's routed stanzas are counted (XEP-0198 §5)", async () => {
+    const core = await makeCore();
+    const pending: (() => void)[] = [];
+    core.events.on("stanza/outgoing", (ev) => {
+      if (ev.stanza.name === "message") (ev.writes ??= []).push(new Promise<void>((r) => pending.push(r)));
+      return false;
+    });
+    const a = open(core, true);
+    await bindPlain(a.s, a.t, "juliet", "romeo-secret");
+    a.s.receive("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+    const previd = /id="([^"]+)"/.exec(await a.t.read(/<enabled [^>]*\/>/))![1]!;
+    a.s.receive("<message to='nobody@localhost' type='chat' id='m1'><body>one</body></message>");
+    while (pending.length === 0) await new Promise((res) => setTimeout(res, 2));
+    a.s.transportClosed();
+
+    const b = open(core, true);
+    b.s.receive(HEADER);
+    await b.t.read(/<\/stream:features>/);
+    b.s.receive(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0juliet\0romeo-secret").toString("base64")}</auth>`);
+    await b.t.read(/<success /);
+    b.s.receive(HEADER);
+    await b.t.read(/<\/stream:features>/);
+    b.s.receive(`<resume xmlns='urn:xmpp:sm:3' previd='${previd}' h='0'/>`);
+    // were it answered now, h="0" would make the client send m1 again
+    await new Promise((res) => setTimeout(res, 20));
+    assert.doesNotMatch(b.t.out, /<resumed /);
+    pending[0]!();
+    assert.match(await b.t.read(/<resumed [^>]*\/>/), /h="1"/);
+  });
+});

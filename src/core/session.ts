@@ -76,6 +76,8 @@ export class Session {
   private rateCount = 0;
   /** XEP-0198 state once the client enabled stream management. */
   sm: StreamManagement | undefined;
+  /** Stanzas routed whose writes are not yet durable: the last of them, counted in order (see onStanza). */
+  private counting: Promise<void> | undefined;
   private hibernateTimer: NodeJS.Timeout | undefined;
 
   constructor(core: Core, transport: Transport) {
@@ -561,9 +563,31 @@ export class Session {
       }
     }
     el.attrs.from = full.toString();
-    await this.core.routeFromClient(this, el);
-    // XEP-0198 §4: counted once fully handled (stored, delivered or answered)
-    this.sm?.handled();
+    const writes = await this.core.routeFromClient(this, el);
+    // XEP-0198 §4: counted once fully handled (stored, delivered or answered). The next stanza
+    // does not wait for this one's writes (archive rows) to be durable: it is routed at once, and
+    // the count follows in arrival order as the writes complete, so 'h' only ever covers a prefix
+    // of what the client sent.
+    const sm = this.sm;
+    if (!sm) return;
+    const before = this.counting;
+    if (writes === undefined && before === undefined) return sm.handled();
+    const durable: Promise<unknown> | undefined = writes === undefined ? undefined : writes.length === 1 ? writes[0] : Promise.all(writes);
+    const counted: Promise<void> = (before === undefined ? durable! : durable === undefined ? before : before.then(() => durable)).then(() => {
+      // the same object whether this session still holds it or a resumed one took it over
+      sm.handled();
+      if (this.counting === counted) this.counting = undefined;
+    });
+    this.counting = counted;
+  }
+
+  /**
+   * Resolves once every stanza taken in so far is processed and counted as handled: what a
+   * resumption reports as 'h' (XEP-0198 §5) must not leave out a stanza that was routed.
+   */
+  async settled(): Promise<void> {
+    await this.queue;
+    await this.counting;
   }
 
   // ---- XEP-0198 stream management ----
@@ -580,10 +604,15 @@ export class Session {
         this.send(x("enabled", { xmlns: NS_SM, id: this.sm.id, resume: resume ? "true" : undefined, max: resume ? max : undefined }));
         return;
       }
-      case "r":
+      case "r": {
         if (!sm) return this.streamError(new StreamError("unsupported-stanza-type"));
-        this.writeRaw(`<a xmlns="${NS_SM}" h="${sm.handledIn}"/>`);
+        // XEP-0198 §4: the answer covers every stanza sent before the request, so it waits for
+        // those still being made durable
+        const answer = () => this.writeRaw(`<a xmlns="${NS_SM}" h="${sm.handledIn}"/>`);
+        if (this.counting === undefined) answer();
+        else void this.counting.then(() => { if (this.sm === sm) answer(); });
         return;
+      }
       case "a": {
         if (!sm) return this.streamError(new StreamError("unsupported-stanza-type"));
         const h = parseH(el.attrs.h);
@@ -610,6 +639,10 @@ export class Session {
     const old = this.core.resumableSession(previd, this.bareJid);
     if (!old || !old.sm) return fail("item-not-found");
     if (el.attrs.h !== undefined && h === undefined) return fail("bad-request");
+    // 'h' below must count every stanza the old stream took in and routed (else the client would
+    // send it again): wait until the last of them is counted
+    await old.settled();
+    if (this.core.resumableSession(previd, this.bareJid) !== old || !old.sm) return fail("item-not-found");
     const sm = old.sm;
     if (h !== undefined && !sm.acknowledge(h)) return this.streamError(new StreamError("undefined-condition", "handled-count-too-high"));
     // take over the old session's identity and state; the old object is retired silently
