@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Core } from "./core.js";
 import type { Session } from "./session.js";
-import { FakeTransport, HEADER, bindPlain } from "../../test/helpers/fake-transport.js";
+import { FakeTransport, HEADER, authPlain, bindPlain } from "../../test/helpers/fake-transport.js";
 import { parseConfig } from "../config/schema.js";
 import { silentLogger } from "./log.js";
 import { createMemoryBackend } from "../storage/memory.js";
@@ -126,12 +126,7 @@ describe("Session: writes a stanza started (XEP-0198 §4)", () => {
     a.s.transportClosed();
 
     const b = open(core, true);
-    b.s.receive(HEADER);
-    await b.t.read(/<\/stream:features>/);
-    b.s.receive(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0juliet\0romeo-secret").toString("base64")}</auth>`);
-    await b.t.read(/<success /);
-    b.s.receive(HEADER);
-    await b.t.read(/<\/stream:features>/);
+    await authPlain(b.s, b.t, "juliet", "romeo-secret");
     b.s.receive(`<resume xmlns='urn:xmpp:sm:3' previd='${previd}' h='0'/>`);
     // were it answered now, h="0" would make the client send m1 again
     await new Promise((res) => setTimeout(res, 20));

@@ -571,9 +571,10 @@ export class Session {
     const sm = this.sm;
     if (!sm) return;
     const before = this.counting;
-    if (writes === undefined && before === undefined) return sm.handled();
-    const durable: Promise<unknown> | undefined = writes === undefined ? undefined : writes.length === 1 ? writes[0] : Promise.all(writes);
-    const counted: Promise<void> = (before === undefined ? durable! : durable === undefined ? before : before.then(() => durable)).then(() => {
+    const durable: Promise<unknown> | undefined = writes && (writes.length === 1 ? writes[0] : Promise.all(writes));
+    if (before === undefined && durable === undefined) return sm.handled();
+    const ready = before === undefined ? durable! : durable === undefined ? before : before.then(() => durable);
+    const counted: Promise<void> = ready.then(() => {
       // the same object whether this session still holds it or a resumed one took it over
       sm.handled();
       if (this.counting === counted) this.counting = undefined;

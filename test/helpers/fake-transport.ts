@@ -43,14 +43,19 @@ export class FakeTransport implements Transport {
   }
 }
 
-/** Authenticates with PLAIN (the transport must be secure) and binds a resource chosen by the server. */
-export async function bindPlain(s: Session, t: FakeTransport, user: string, password: string): Promise<void> {
+/** Authenticates with PLAIN (the transport must be secure) and restarts the stream, up to the features after it. */
+export async function authPlain(s: Session, t: FakeTransport, user: string, password: string): Promise<void> {
   s.receive(HEADER);
   await t.read(/<\/stream:features>/);
   s.receive(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString("base64")}</auth>`);
   await t.read(/<success /);
   s.receive(HEADER);
   await t.read(/<\/stream:features>/);
+}
+
+/** Authenticates with PLAIN (the transport must be secure) and binds a resource chosen by the server. */
+export async function bindPlain(s: Session, t: FakeTransport, user: string, password: string): Promise<void> {
+  await authPlain(s, t, user, password);
   s.receive("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
   await t.read(/<\/iq>/);
 }
