@@ -160,8 +160,7 @@ export const mamModule = defineModule({
         if (!yes) return false;
         // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids
         // were stripped since, that text is the recipient's copy too (one serialization per message)
-        const xml = stripped ? undefined : sentXml(stanza);
-        const id = append(ev, account, ev.from, toStored(stanza, xml));
+        const id = append(ev, account, ev.from, (stripped ? undefined : sentXml(stanza)) ?? toStored(stanza));
         if (id !== undefined) addStanzaId(stanza, account, id);
         return false;
       };
@@ -211,8 +210,8 @@ export const mamModule = defineModule({
         if (!isArchivable(ev.stanza)) return false;
         const archiveIt = (yes: boolean): false => {
           if (!yes) return false;
-          const xml = ev.stanza.toString();
-          append(ev, account, ev.to, toStored(ev.stanza, xml));
+          const xml = toStored(ev.stanza);
+          append(ev, account, ev.to, xml);
           recentStanzas[recentNext] = ev.stanza;
           recentXml[recentNext] = xml;
           recentNext = (recentNext + 1) % RECENT;

@@ -11,9 +11,9 @@ import type { Element } from "../../xml/element.js";
  */
 export type ArchivedMessage = string | { dir?: "in" | "out"; xml: string };
 
-/** Serializes a message for the archive (`xml`: its serialization, when made already). */
-export function toStored(stanza: Element, xml: string = stanza.toString()): ArchivedMessage {
-  return xml;
+/** Serializes a message for the archive. */
+export function toStored(stanza: Element): string {
+  return stanza.toString();
 }
 
 /** The XML text of a stored message, in either form. */
