@@ -2,11 +2,11 @@
 // message (each message is two rows: the sender's copy and the recipient's), for the layout the
 // server uses and for leaner ones, to show how far a per-message row layout can go at all:
 //   current      the server's own schema and insert code (createArchiveSchema, archiveInserter):
-//                items (oid, id, when, with, withh, value, free), index (oid, when, withh), and a
-//                unique (oid, id) index of free ids only (generated ids are found through the
-//                time they begin with, so a message's rows enter one index)
+//                since schema 3, one chunk row per owner per transaction (head JSON of ids, times
+//                and peers, body of the values), indexed by (oid, lo) and (oid, hi)
 //   id-index     schema 1 (before 2026-11-25): every id also in a unique (oid, id) index
-//   no-id-index  a plain table with the (oid, when, withh) index only
+//   no-id-index  a plain table with the (oid, when, withh) index only: what schema 2 wrote for
+//                a message (one row per copy, generated ids found through their time)
 //   no-index     no secondary index at all (the floor of one row per copy; unqueryable)
 //   shared-body  the message stored once, plus one clustered entry per owner (oid, when, seq)
 // 200 owners writing to each other, 10 000 rows per transaction, the archive file opened as the

@@ -120,7 +120,10 @@ describe("archive file and append log", () => {
     await st.close();
     assert.deepEqual(sqliteFilesFor(p).sort(), [p, archivePathFor(p), lockPathFor(p)].sort());
     const arc = new Database(archivePathFor(p), { readonly: true });
-    assert.equal(arc.prepare("select count(*) from items").pluck().get(), 12_001);
+    // every message in chunks (a row per owner per move), none in rows of its own
+    assert.equal(arc.prepare("select sum(n) from chunks").pluck().get(), 12_001);
+    assert.ok((arc.prepare("select count(*) from chunks").pluck().get() as number) < 12_001 / 10);
+    assert.equal(arc.prepare("select count(*) from items").pluck().get(), 0);
     arc.close();
   });
 
@@ -205,7 +208,7 @@ describe("archive file and append log", () => {
     assert.deepEqual((await ar.query("j@example.com")).items.map((i) => i.value), ["two"]);
     await st.close();
     const check = new Database(archivePathFor(p), { readonly: true });
-    assert.equal(check.pragma("user_version", { simple: true }), 2);
+    assert.equal(check.pragma("user_version", { simple: true }), 3);
     assert.deepEqual(check.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'items' order by name").pluck().all(), ["items_free", "items_when"]);
     check.close();
   });
@@ -227,6 +230,29 @@ describe("archive file and append log", () => {
     await server.archive("archive").append("j@example.com", { with: "r@example.com", value: "later" });
     assert.equal((await server.archive("archive").query("j@example.com")).count, 3);
     await server.close();
+  });
+
+  it("keeps no copy of items deleted from a chunk in any file, and keeps the chunk's other items", async () => {
+    const p = path();
+    const st = await createSqliteBackend({ path: p });
+    const ar = st.archive("archive");
+    const j = "juliet@example.com";
+    // appended in one turn: one chunk, the deleted items between the kept ones
+    await Promise.all(Array.from({ length: 40 }, (_, i) => ar.append(j, { with: i % 2 ? "gone@example.com" : "kept@example.com", value: `${i % 2 ? "secret" : "public"}-${i}` })));
+    assert.equal(await ar.delete(j, { with: "gone@example.com" }), 20);
+    assert.equal(await st.countMentions("secret-"), 0);
+    assert.equal(await st.countMentions("public-"), 20);
+    const left = await ar.query(j);
+    assert.deepEqual(left.items.map((i) => i.value), Array.from({ length: 20 }, (_, k) => `public-${2 * k}`));
+    // the anchors and filters still find the kept items where they were
+    assert.deepEqual((await ar.query(j, { after: left.items[4]!.id, limit: 2 })).items.map((i) => i.value), ["public-10", "public-12"]);
+    assert.deepEqual((await ar.query(j, { ids: [left.items[19]!.id] })).items.map((i) => i.value), ["public-38"]);
+    await st.close();
+    for (const f of sqliteFilesFor(p)) {
+      const bytes = readFileSync(f);
+      assert.ok(!bytes.includes("secret-") && !bytes.includes("gone@example.com"), `${f} keeps a deleted item`);
+    }
+    assert.ok(readFileSync(archivePathFor(p)).includes("public-38"));
   });
 
   it("keeps no copy of a purged owner in any file, the append log included", async () => {

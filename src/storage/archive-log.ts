@@ -129,53 +129,83 @@ function idTime(id) {
 }
 
 // The archive schema, in schema 'p' ("main" in the worker, "arc" where it is attached). Owners
-// are numbered, so index keys are small integers; store order is ("when", seq) and seq is the
-// rowid that ends every index. Ids are unique per owner. A row whose id is the generated kind
-// for its own "when" (free = 0: nearly every message) is found by that time through the paging
-// index and needs no index of its own, which halves the cost of moving rows in; any other id
-// (given ids: PEP items, imports, restores, rows of earlier versions) is kept in a unique index
-// of the rows with free = 1.
+// are numbered, so index keys are small integers; store order is ("when", seq). Ids are unique
+// per owner.
+// - chunks (schema 3): the items the append log brings (every message), a row per owner per
+//   move: its items' ids, times and peers as JSON in "head" ([id, when, with, length of the
+//   value, ...], in arrival order), their values one after another in "body", the range of their
+//   times (lo, hi: both indexed) and seq0, the seq of the first: item k's seq is seq0 + k. Its
+//   ids are the generated kind, found through the time they begin with. One row and two index
+//   entries per owner and move instead of one row and one index entry per item: a third of the
+//   writer's work per message (bench/archive-row-bench.ts).
+// - items: one row per item, for items appended with a given id (PEP items, imports, restores:
+//   free = 1, kept in a unique index) and the rows of earlier versions (free = 0: generated ids,
+//   found through the paging index by their time). seq is the rowid; chunks take their seqs
+//   from the same counter (sqlite_sequence), so arrival order holds across both.
 function createArchiveSchema(db, p) {
   const version = db.pragma(p + ".user_version", { simple: true });
-  if (version > 2) throw new Error("archive schema version " + version + " is newer than this server knows (2)");
-  if (version === 2) return; // in place: no write (another process may be writing the archive)
+  if (version > 3) throw new Error("archive schema version " + version + " is newer than this server knows (3)");
+  if (version === 3) return; // in place: no write (another process may be writing the archive)
+  const v3 =
+    "create table if not exists " + p + ".chunks (cid integer primary key, oid integer not null, lo integer not null," +
+    " hi integer not null, n integer not null, seq0 integer not null, head text not null, body text not null);" +
+    "create index if not exists " + p + ".chunks_lo on chunks (oid, lo);" +
+    "create index if not exists " + p + ".chunks_hi on chunks (oid, hi);" +
+    "pragma " + p + ".user_version = 3;";
+  if (version === 2) {
+    db.transaction(() => db.exec(v3))();
+    return;
+  }
   const v2 =
     // One index serves paging and the "with" filter: it carries the peer's hash, so a "with"
     // query scans the owner's range in the index alone and reads only matching rows. A separate
     // (oid, withh, "when") index made every move write nearly all its pages when many people
     // talk to many (each batch lands on as many places as there are conversations).
     "create index if not exists " + p + '.items_when on items (oid, "when", withh);' +
-    "create unique index if not exists " + p + ".items_free on items (oid, id) where free = 1;" +
-    "pragma " + p + ".user_version = 2;";
+    "create unique index if not exists " + p + ".items_free on items (oid, id) where free = 1;";
   if (version === 1) {
     // Schema 1 kept every id in a unique (oid, id) index: its rows become free = 1, the same index
     db.transaction(() => db.exec(
       "alter table " + p + ".items add column free integer not null default 1;" + v2 +
-      "drop index if exists " + p + ".items_id;"))();
+      "drop index if exists " + p + ".items_id;" + v3))();
     return;
   }
   db.exec(
     "create table if not exists " + p + ".owners (oid integer primary key, store text not null, owner text not null, unique (store, owner));" +
     "create table if not exists " + p + ".items (seq integer primary key autoincrement, oid integer not null, id text not null," +
     ' "when" integer not null, "with" text not null, withh integer not null, value text not null, free integer not null default 1);' +
-    v2);
+    v2 + v3);
+}
+
+// Whether a chunk's head holds an id.
+function chunkHas(head, id) {
+  const h = JSON.parse(head);
+  for (let i = 0; i < h.length; i += 4) if (h[i] === id) return true;
+  return false;
 }
 
 // Inserts rows ([store, owner, id, when, with, value]) into the archive in schema 'p'. Call inside
-// a transaction. Returns the number inserted. checked(true) for rows that may be there already
-// (moved before a crash): those are skipped, at the cost of a look-up per row.
+// a transaction. Rows with a generated id go into one new chunk per owner, others into items.
+// Returns the number inserted. checked(true) for rows that may be there already (moved before a
+// crash): those are skipped, at the cost of a look-up per row.
 function inserter(db, p) {
   const addOwner = db.prepare("insert or ignore into " + p + ".owners (store, owner) values (?, ?)");
   const getOwner = db.prepare("select oid from " + p + ".owners where store = ? and owner = ?").pluck();
   const cols = ' (oid, id, "when", "with", withh, value, free) ';
-  const add = db.prepare("insert into " + p + ".items" + cols + "values (?, ?, ?, ?, ?, ?, 0)");
-  const addChecked = db.prepare("insert into " + p + ".items" + cols + "select ?, ?, ?, ?, ?, ?, 0 where not exists " +
-    "(select 1 from " + p + '.items where oid = ? and "when" = ? and id = ?)');
   const addFree = db.prepare("insert or ignore into " + p + ".items" + cols + "values (?, ?, ?, ?, ?, ?, 1)");
+  const inItems = db.prepare("select 1 from " + p + '.items where oid = ? and "when" = ? and id = ?').pluck();
+  const inChunks = db.prepare("select head from " + p + ".chunks where oid = ? and lo <= ? and hi >= ?").pluck();
+  const addChunk = db.prepare("insert into " + p + ".chunks (oid, lo, hi, n, seq0, head, body) values (?, ?, ?, ?, ?, ?, ?)");
+  const getSeq = db.prepare("select seq from " + p + ".sqlite_sequence where name = 'items'").pluck();
+  const setSeq = db.prepare("update " + p + ".sqlite_sequence set seq = ? where name = 'items'");
+  const newSeq = db.prepare("insert into " + p + ".sqlite_sequence (name, seq) values ('items', ?)");
+  const there = (oid, when, id) => inItems.get(oid, when, id) !== undefined || inChunks.all(oid, when, when).some((h) => chunkHas(h, id));
   let checked = false;
   function insert(rows) {
     const oids = new Map();
+    const chunks = new Map();
     let n = 0;
+    let taken = 0;
     for (const r of rows) {
       const key = r[0] + "\\u0000" + r[1];
       let oid = oids.get(key);
@@ -185,10 +215,28 @@ function inserter(db, p) {
         oids.set(key, oid);
       }
       if (idTime(r[2]) !== r[3]) n += addFree.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
-      else if (checked) n += addChecked.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5], oid, r[3], r[2]).changes;
-      else n += add.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
+      else if (!checked || !there(oid, r[3], r[2])) {
+        let c = chunks.get(oid);
+        if (c === undefined) chunks.set(oid, (c = { lo: r[3], hi: r[3], head: [], body: [] }));
+        if (r[3] < c.lo) c.lo = r[3];
+        if (r[3] > c.hi) c.hi = r[3];
+        c.head.push(r[2], r[3], r[4], r[5].length);
+        c.body.push(r[5]);
+        taken++;
+      }
     }
-    return n;
+    if (taken > 0) {
+      // seqs from the counter of items' AUTOINCREMENT, which then goes on after them
+      const last = getSeq.get();
+      let seq = last === undefined ? 0 : last;
+      if (last === undefined) newSeq.run(seq + taken);
+      else setSeq.run(seq + taken);
+      for (const [oid, c] of chunks) {
+        addChunk.run(oid, c.lo, c.hi, c.body.length, seq + 1, JSON.stringify(c.head), c.body.join(""));
+        seq += c.body.length;
+      }
+    }
+    return n + taken;
   }
   insert.checked = (on) => { checked = on; };
   return insert;
@@ -319,15 +367,78 @@ function openArchiveDb(Database, path) {
   db.pragma("arc.synchronous = NORMAL");
   db.pragma("arc.cache_size = -16384");
   db.function("warbler_hash53", { deterministic: true }, (s) => hash53(String(s)));
+  db.function("warbler_chunk_has", { deterministic: true }, (head, id) => (chunkHas(String(head), String(id)) ? 1 : 0));
   return db;
 }
 
-// Runs writes sent by the main thread ([{ sql, params }], one transaction) after moving every
-// row appended before them; returns the rows each changed.
+// Deletes the items of chunks (schema 'p') that match every given filter: of one owner or of
+// every owner of a store; "with" a peer; "end" (inclusive) or "before" (exclusive) a time; "ids".
+// A chunk left empty is deleted, one partly matched is written anew without them (the connection's
+// secure_delete clears the old pages). Returns how many items went. Call inside a transaction.
+function chunkDeleter(db, p) {
+  const upd = db.prepare("update " + p + ".chunks set lo = ?, hi = ?, n = ?, head = ?, body = ? where cid = ?");
+  const del = db.prepare("delete from " + p + ".chunks where cid = ?");
+  return (sel) => {
+    const conds = [];
+    const params = [];
+    if (sel.owner !== undefined) {
+      conds.push("oid = (select oid from " + p + ".owners where store = ? and owner = ?)");
+      params.push(sel.store, sel.owner);
+    } else {
+      conds.push("oid in (select oid from " + p + ".owners where store = ?)");
+      params.push(sel.store);
+    }
+    if (sel.end !== undefined) { conds.push("lo <= ?"); params.push(sel.end); }
+    if (sel.before !== undefined) { conds.push("lo < ?"); params.push(sel.before); }
+    let ids;
+    if (sel.ids !== undefined) {
+      // chunks hold generated ids only: each one names its time
+      const times = sel.ids.map(idTime).filter((t) => t >= 0);
+      if (times.length === 0) return 0;
+      ids = new Set(sel.ids);
+      conds.push("hi >= ? and lo <= ?");
+      params.push(Math.min(...times), Math.max(...times));
+    }
+    const rows = db.prepare("select cid, hi, n, head, body from " + p + ".chunks where " + conds.join(" and ")).all(...params);
+    let count = 0;
+    for (const c of rows) {
+      if (sel.with === undefined && ids === undefined && !(c.hi > sel.end) && !(c.hi >= sel.before)) {
+        del.run(c.cid);
+        count += c.n;
+        continue;
+      }
+      const h = JSON.parse(c.head);
+      const head = [];
+      const body = [];
+      let lo = Infinity, hi = -Infinity, off = 0;
+      for (let i = 0; i < h.length; i += 4) {
+        const when = h[i + 1], len = h[i + 3];
+        const value = c.body.slice(off, off + len);
+        off += len;
+        if ((sel.with === undefined || h[i + 2] === sel.with) && !(when > sel.end) && !(when >= sel.before) && (ids === undefined || ids.has(h[i]))) continue;
+        head.push(h[i], when, h[i + 2], len);
+        body.push(value);
+        if (when < lo) lo = when;
+        if (when > hi) hi = when;
+      }
+      const gone = h.length / 4 - body.length;
+      if (gone === 0) continue;
+      count += gone;
+      if (body.length === 0) del.run(c.cid);
+      else upd.run(lo, hi, body.length, JSON.stringify(head), body.join(""), c.cid);
+    }
+    return count;
+  };
+}
+
+// Runs writes sent by the main thread (one transaction) after moving every row appended before
+// them: statements ({ sql, params }) and chunk deletions ({ chunks: selection }, chunkDeleter);
+// returns the rows (items) each changed.
 function executor(db, mover) {
   const cache = new Map();
   const stmt = (sql) => { let st = cache.get(sql); if (!st) { st = db.prepare(sql); if (cache.size < 64) cache.set(sql, st); } return st; };
-  const tx = db.transaction((ops) => ops.map((o) => stmt(o.sql).run(...o.params).changes));
+  const delChunks = chunkDeleter(db, "arc");
+  const tx = db.transaction((ops) => ops.map((o) => (o.chunks !== undefined ? delChunks(o.chunks) : stmt(o.sql).run(...o.params).changes)));
   return (ops) => { mover.run(); return tx(ops); };
 }
 `;
@@ -382,11 +493,12 @@ type Mover = {
   run(): void;
   release(): void;
 };
-const shared = new Function(`${SHARED_SOURCE}; return { hash53, idTime, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
+const shared = new Function(`${SHARED_SOURCE}; return { hash53, idTime, chunkHas, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
   hash53(s: string): number;
   createArchiveSchema(db: Database.Database, schema: string): void;
   inserter(db: Database.Database, schema: string): ((rows: unknown[][]) => number) & { checked(on: boolean): void };
   idTime(id: string): number;
+  chunkHas(head: string, id: string): boolean;
   segmentMover(
     fs: unknown,
     db: Database.Database,
@@ -400,11 +512,24 @@ const shared = new Function(`${SHARED_SOURCE}; return { hash53, idTime, createAr
   executor(db: Database.Database, mover: Mover): (ops: ArchiveWrite[]) => number[];
 };
 
-/** A write to the archive, compiled on the main connection (where the archive is "arc"). */
-export interface ArchiveWrite {
-  sql: string;
-  params: readonly unknown[];
+/**
+ * Items of chunks to delete: of one owner, or of every owner of the store; only those matching
+ * every filter given (`end` inclusive, `before` exclusive).
+ */
+export interface ChunkSelection {
+  store: string;
+  owner?: string | undefined;
+  with?: string | undefined;
+  end?: number | undefined;
+  before?: number | undefined;
+  ids?: string[] | undefined;
 }
+
+/**
+ * A write to the archive: a statement compiled on the main connection (where the archive is
+ * "arc"), or a deletion from the chunks, which is work for JavaScript, not SQL.
+ */
+export type ArchiveWrite = { sql: string; params: readonly unknown[] } | { chunks: ChunkSelection };
 
 /** The key of the archive's "with" index for a peer address. */
 export const hash53 = shared.hash53;
@@ -414,11 +539,21 @@ export const archiveIdTime = shared.idTime;
 export const createArchiveSchema = shared.createArchiveSchema;
 /** Inserts [store, owner, id, when, with, value] rows into the archive of a schema (inside a transaction). */
 export const archiveInserter = shared.inserter;
+/**
+ * Runs archive writes ({@link ArchiveWrite}) in one transaction on a connection where the archive
+ * is attached as "arc", as the worker does (for an archive without append log: in memory).
+ */
+export const archiveExecutor = (db: Database.Database): ((ops: ArchiveWrite[]) => number[]) =>
+  shared.executor(db, { close() {}, waiting: () => 0, run() {}, release() {} });
 /** Opens an archive file as the worker does (attached as "arc", with the worker's settings). */
 export const openArchiveDatabase = (path: string): Database.Database => shared.openArchiveDb(Database, path);
-/** Registers the SQL function `warbler_hash53` (used when copying rows in SQL). */
+/**
+ * Registers the SQL functions the archive's statements use: `warbler_hash53` (copying rows in
+ * SQL) and `warbler_chunk_has(head, id)` (whether a chunk holds an id).
+ */
 export function registerHash(db: Database.Database): void {
   db.function("warbler_hash53", { deterministic: true }, (s: unknown) => hash53(String(s)));
+  db.function("warbler_chunk_has", { deterministic: true }, (head: unknown, id: unknown) => (shared.chunkHas(String(head), String(id)) ? 1 : 0));
 }
 
 /** The append log of one database: appends on the main thread, moving in a worker. */

@@ -5,6 +5,7 @@ import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.js";
 import {
+  archiveExecutor,
   archiveIdTime,
   archiveInserter,
   archivePathFor,
@@ -14,8 +15,22 @@ import {
   openArchiveLog,
   registerHash,
   type ArchiveLog,
+  type ArchiveWrite,
+  type ChunkSelection,
   type LogRow,
 } from "./archive-log.js";
+import {
+  PageCollector,
+  chunkWindow,
+  compare,
+  entriesOf,
+  entryFilter,
+  matches,
+  mergePages,
+  valueText,
+  type ChunkEntry,
+  type Position,
+} from "./chunks.js";
 import {
   Kysely,
   SqliteDialect,
@@ -102,6 +117,22 @@ interface ArcItemsTable {
   free: Generated<number>;
 }
 
+/** Archive chunks (in the archive file): the items of one move for one owner (archive-log.ts). */
+interface ArcChunksTable {
+  cid: Generated<number>;
+  oid: number;
+  /** The lowest and highest `when` of its items. */
+  lo: number;
+  hi: number;
+  n: number;
+  /** The seq of its first item; item k's is seq0 + k. */
+  seq0: number;
+  /** JSON: [id, when, with, length of the value, ...] per item, in arrival order. */
+  head: string;
+  /** The items' values one after another. */
+  body: string;
+}
+
 interface MigrationsTable {
   version: number;
   applied: number;
@@ -114,6 +145,7 @@ export interface WarblerSchema {
   archive: ArchiveTable;
   "arc.owners": ArcOwnersTable;
   "arc.items": ArcItemsTable;
+  "arc.chunks": ArcChunksTable;
   warbler_migrations: MigrationsTable;
 }
 
@@ -396,11 +428,6 @@ function idsFilter(eb: ArchiveEb, oid: number | OwnerOid, ids: string[]): Expres
   return eb.or(terms);
 }
 
-interface Position {
-  when: number;
-  seq: number;
-}
-
 /**
  * Strictly after (`>`) or before (`<`) a position in store order (when, seq). A row-value
  * comparison (SQLite ≥ 3.15, PostgreSQL) lets the planner seek the (…, when, seq) index; the
@@ -416,6 +443,38 @@ function beyond(eb: ArchiveEb, op: ">" | "<", p: Position, byIds: boolean): Expr
 type OwnerOid = SelectQueryBuilder<WarblerSchema, "arc.owners", { oid: number }>;
 function ownerOid(db: Db, store: string, owner: string): OwnerOid {
   return db.selectFrom("arc.owners").select("oid").where("store", "=", store).where("owner", "=", owner);
+}
+
+/** An archive item with its seq and its value as stored text. */
+interface StoredItem extends Position {
+  id: string;
+  with: string;
+  value: string;
+}
+
+/** Items of rows (in store order) and of chunks merged into store order. */
+function mergeStored(rows: StoredItem[], chunks: { cid: number; seq0: number; head: string; body: string }[]): StoredItem[] {
+  const fromChunks: StoredItem[] = [];
+  for (const c of chunks) {
+    for (const e of entriesOf(c)) fromChunks.push({ id: e.id, when: e.when, with: e.with, seq: e.seq, value: valueText(c.body, e) });
+  }
+  return mergePages(rows, fromChunks.sort(compare), false, undefined);
+}
+
+/** Every item of an owner's archive in store order. */
+async function ownerItems(trx: Db, oid: number): Promise<StoredItem[]> {
+  const rows = await trx
+    .selectFrom("arc.items")
+    .select(["id", "when", "with", "seq", "value"])
+    .where("oid", "=", oid)
+    .orderBy("when")
+    .orderBy("seq")
+    .execute();
+  const chunks = await trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "body"]).where("oid", "=", oid).execute();
+  return mergeStored(
+    rows.map((r) => ({ id: r.id, when: Number(r.when), with: r.with, seq: Number(r.seq), value: r.value })),
+    chunks,
+  );
 }
 
 /** The number of an archive owner, if it has ever had an item. */
@@ -434,7 +493,11 @@ function itemInsert(db: Db, row: LogRow): CompiledQuery[] {
   // insert then changes nothing, which callers read as a conflict too.
   const oid = sql`(select oid from arc.owners where store = ${row.store} and owner = ${row.owner})`;
   const t = archiveIdTime(row.id);
-  const taken = t < 0 ? sql`0` : sql`exists (select 1 from arc.items where oid = ${oid} and "when" = ${t} and id = ${row.id} and free = 0)`;
+  const taken =
+    t < 0
+      ? sql`0`
+      : sql`(exists (select 1 from arc.items where oid = ${oid} and "when" = ${t} and id = ${row.id} and free = 0)
+          or exists (select 1 from arc.chunks where oid = ${oid} and lo <= ${t} and hi >= ${t} and warbler_chunk_has(head, ${row.id})))`;
   return [
     db.insertInto("arc.owners").values({ store: row.store, owner: row.owner }).onConflict((oc) => oc.doNothing()).compile(),
     sql`insert into arc.items (oid, id, "when", "with", withh, value, free)
@@ -462,6 +525,7 @@ function sqliteBackend(
   let flushing: Promise<void> | undefined;
   let flushScheduled = false;
   let insertHere: ((rows: unknown[][]) => number) | undefined;
+  let execHere: ((ops: ArchiveWrite[]) => number[]) | undefined;
   // The last string value appended and its encoding: a message's two copies (sender's and
   // recipient's archive) come as the same string, and the log then writes it once. PRIVACY: kept
   // until the turn's flush only.
@@ -533,14 +597,14 @@ function sqliteBackend(
    * append log's worker, the archive file's one writer (the event loop never waits for its lock),
    * or here for an in-memory database. Deletions drain: no log segment keeps a copy afterwards.
    */
-  async function archiveWrite(queries: CompiledQuery[], drain: boolean): Promise<number[]> {
+  async function archiveWrite(queries: (CompiledQuery | { chunks: ChunkSelection })[], drain: boolean): Promise<number[]> {
     await flushAppends();
-    if (archiveLog) return archiveLog.write(queries.map((q) => ({ sql: q.sql, params: q.parameters })), { drain });
-    return db.transaction().execute(async (trx) => {
-      const out: number[] = [];
-      for (const q of queries) out.push(n((await trx.executeQuery(q)).numAffectedRows));
-      return out;
-    });
+    const ops = queries.map((q): ArchiveWrite => ("chunks" in q ? q : { sql: q.sql, params: q.parameters }));
+    if (archiveLog) return archiveLog.write(ops, { drain });
+    // Holding kysely's only connection, so the transaction is ours alone
+    execHere ??= archiveExecutor(file.raw);
+    const exec = execHere;
+    return db.connection().execute(async () => exec(ops));
   }
 
   function kv<T>(store: string): KvStore<T> {
@@ -670,11 +734,104 @@ function sqliteBackend(
           .where((eb) => (byTime ? eb("when", "=", t) : eb("free", "=", 1)))
           .where("id", "=", id)
           .executeTakeFirst();
-      // a generated id through its time (the paging index), any other through the free ids
+      // a generated id through its time (the paging index, then the chunks of that time), any
+      // other through the free ids
       const row = oid === undefined ? undefined : ((t >= 0 ? await find(oid, true) : undefined) ?? (await find(oid, false)));
+      if (row !== undefined) return { when: Number(row.when), seq: Number(row.seq) };
+      if (oid !== undefined && t >= 0) {
+        const chunks = await trx
+          .selectFrom("arc.chunks")
+          .select(["cid", "seq0", "head"])
+          .where("oid", "=", oid)
+          .where("lo", "<=", t)
+          .where("hi", ">=", t)
+          .execute();
+        for (const c of chunks) {
+          const e = entriesOf(c).find((x) => x.id === id);
+          if (e !== undefined) return { when: e.when, seq: e.seq };
+        }
+      }
       // XEP-0059 §2.4: an anchor that is not in the archive is item-not-found.
-      if (row === undefined) throw new StorageError("item-not-found", "no archive item with that id");
-      return { when: Number(row.when), seq: Number(row.seq) };
+      throw new StorageError("item-not-found", "no archive item with that id");
+    }
+
+    /** How many items of the owner's chunks match the filters. */
+    async function chunkCount(trx: Db, oid: number, q: NormalizedQuery): Promise<number> {
+      const w = chunkWindow(q);
+      if (w === null) return 0;
+      const inWindow = <O>(qb: SelectQueryBuilder<WarblerSchema, "arc.chunks", O>): SelectQueryBuilder<WarblerSchema, "arc.chunks", O> => {
+        let b = qb.where("oid", "=", oid);
+        if (w.lo !== undefined) b = b.where("hi", ">=", w.lo);
+        if (w.hi !== undefined) b = b.where("lo", "<=", w.hi);
+        return b;
+      };
+      let total = 0;
+      let partial = inWindow(trx.selectFrom("arc.chunks").select(["cid", "seq0", "head"]));
+      if (q.with === undefined && q.ids === undefined) {
+        // chunks wholly within the bounds count whole; only those across a bound are read
+        const inside = (eb: ExpressionBuilder<WarblerSchema, "arc.chunks">) =>
+          eb.and([...(w.lo === undefined ? [] : [eb("lo", ">=", w.lo)]), ...(w.hi === undefined ? [] : [eb("hi", "<=", w.hi)])]);
+        const row = await inWindow(trx.selectFrom("arc.chunks").select((eb) => eb.fn.sum<number>("n").as("total")))
+          .where(inside)
+          .executeTakeFirst();
+        total += Number(row?.total ?? 0);
+        if (w.lo === undefined && w.hi === undefined) return total;
+        partial = partial.where((eb) => eb.not(inside(eb)));
+      }
+      const f = entryFilter(q);
+      for (const c of await partial.execute()) for (const e of entriesOf(c)) if (matches(e, f)) total++;
+      return total;
+    }
+
+    /**
+     * The page's entries from the owner's chunks (at most `need`, in paging order): chunks are
+     * read in paging order, heads only, until none can change the page.
+     */
+    async function chunkPage(
+      trx: Db,
+      oid: number,
+      q: NormalizedQuery,
+      after: Position | undefined,
+      before: Position | undefined,
+      need: number | undefined,
+    ): Promise<ChunkEntry[]> {
+      const w = chunkWindow(q, after, before);
+      if (w === null || need === 0) return [];
+      const f = entryFilter(q);
+      const page = new PageCollector(need, q.fromEnd);
+      const BATCH = 64;
+      for (let offset = 0; ; offset += BATCH) {
+        let qb = trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "lo", "hi"]).where("oid", "=", oid);
+        if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo);
+        if (w.hi !== undefined) qb = qb.where("lo", "<=", w.hi);
+        qb = q.fromEnd ? qb.orderBy("hi", "desc").orderBy("cid", "desc") : qb.orderBy("lo", "asc").orderBy("cid", "asc");
+        const chunks = await qb.limit(BATCH).offset(offset).execute();
+        for (const c of chunks) {
+          if (page.settledBefore(Number(c.lo), Number(c.hi))) return page.result();
+          for (const e of entriesOf(c)) {
+            if (!matches(e, f)) continue;
+            if (after !== undefined && compare(e, after) <= 0) continue;
+            if (before !== undefined && compare(e, before) >= 0) continue;
+            page.add(e);
+          }
+        }
+        if (chunks.length < BATCH) return page.result();
+      }
+    }
+
+    /** The values of chunk entries, read from their chunks' bodies. */
+    async function chunkValues(trx: Db, entries: ChunkEntry[]): Promise<Map<ChunkEntry, string>> {
+      const out = new Map<ChunkEntry, string>();
+      const cids = [...new Set(entries.map((e) => e.cid))];
+      for (let i = 0; i < cids.length; i += 500) {
+        const rows = await trx.selectFrom("arc.chunks").select(["cid", "body"]).where("cid", "in", cids.slice(i, i + 500)).execute();
+        const bodies = new Map(rows.map((r) => [Number(r.cid), r.body]));
+        for (const e of entries) {
+          const body = bodies.get(e.cid);
+          if (body !== undefined) out.set(e, valueText(body, e));
+        }
+      }
+      return out;
     }
 
     async function runQuery(trx: Db, owner: string, q: NormalizedQuery): Promise<ArchiveResult<T>> {
@@ -688,11 +845,14 @@ function sqliteBackend(
         .select((eb) => eb.fn.countAll().as("count"))
         .where((eb) => archiveFilters(eb, oid, q))
         .executeTakeFirstOrThrow();
+      const count = Number(countRow.count) + (await chunkCount(trx, oid, q));
 
+      // One item more than asked tells whether the range goes on past the page.
+      const need = q.limit === undefined ? undefined : q.limit + 1;
       const dir = q.fromEnd ? "desc" : "asc";
       let qb = trx
         .selectFrom("arc.items")
-        .select(["id", "when", "with", "value"])
+        .select(["id", "when", "with", "value", "seq"])
         .where((eb) => {
           const c = [archiveFilters(eb, oid, q)];
           if (afterPos !== undefined) c.push(beyond(eb, ">", afterPos, q.ids !== undefined));
@@ -701,23 +861,25 @@ function sqliteBackend(
         })
         .orderBy("when", dir)
         .orderBy("seq", dir);
-      // One row more than asked tells whether the range goes on past the page.
-      if (q.limit !== undefined) qb = qb.limit(q.limit + 1);
-      const rows = await qb.execute();
+      if (need !== undefined) qb = qb.limit(need);
+      const rows = (await qb.execute()).map((r) => ({ id: r.id, when: Number(r.when), with: r.with, seq: Number(r.seq), value: r.value }));
+      const entries = await chunkPage(trx, oid, q, afterPos, beforePos, need);
+      const page = mergePages<{ id: string; when: number; with: string; seq: number; value?: string }, ChunkEntry>(rows, entries, q.fromEnd, need);
 
       let complete = true;
-      if (q.limit !== undefined && rows.length > q.limit) {
+      if (q.limit !== undefined && page.length > q.limit) {
         complete = false;
-        rows.length = q.limit;
+        page.length = q.limit;
       }
-      if (q.fromEnd) rows.reverse();
-      const items: ArchiveItem<T>[] = rows.map((r) => ({
+      if (q.fromEnd) page.reverse();
+      const values = await chunkValues(trx, page.filter((r): r is ChunkEntry => "cid" in r));
+      const items: ArchiveItem<T>[] = page.map((r) => ({
         id: r.id,
-        when: Number(r.when),
+        when: r.when,
         with: r.with,
-        value: decodeValue<T>(r.value),
+        value: decodeValue<T>("cid" in r ? values.get(r)! : r.value!),
       }));
-      return { items, complete, count: Number(countRow.count) };
+      return { items, complete, count };
     }
 
     return {
@@ -757,16 +919,17 @@ function sqliteBackend(
         open();
         if (q?.ids !== undefined && q.ids.length === 0) return 0;
         const end = q?.end === undefined ? undefined : checkTime("end", q.end);
-        const [deleted] = await archiveWrite(
+        const [rows, chunked] = await archiveWrite(
           [
             db
               .deleteFrom("arc.items")
               .where((eb) => archiveFilters(eb, ownerOid(db, store, owner), { with: q?.with, end, ids: q?.ids }))
               .compile(),
+            { chunks: { store, owner, with: q?.with, end, ids: q?.ids } },
           ],
           true,
         );
-        return deleted ?? 0;
+        return (rows ?? 0) + (chunked ?? 0);
       },
     };
   }
@@ -784,6 +947,7 @@ function sqliteBackend(
       const archived = await archiveWrite(
         names.flatMap((store) => [
           db.deleteFrom("arc.items").where((eb) => eb("oid", "=", ownerOid(db, store, owner))).compile(),
+          { chunks: { store, owner } },
           // PRIVACY: the owner's number names it; it goes with its last item
           db.deleteFrom("arc.owners").where("store", "=", store).where("owner", "=", owner).compile(),
         ]),
@@ -792,7 +956,7 @@ function sqliteBackend(
       return db.transaction().execute(async (trx) => {
         const counts: Record<string, number> = {};
         for (const [i, store] of names.entries()) {
-          let total = archived[2 * i] ?? 0;
+          let total = (archived[3 * i] ?? 0) + (archived[3 * i + 1] ?? 0);
           for (const table of ["kv", "map"] as const) {
             const res = await trx.deleteFrom(table).where("store", "=", store).where("owner", "=", owner).executeTakeFirst();
             total += n(res.numDeletedRows);
@@ -806,20 +970,21 @@ function sqliteBackend(
     async expire(store, beforeMs) {
       open();
       checkTime("beforeMs", beforeMs);
-      const [c] = await archiveWrite(
+      const [c, d] = await archiveWrite(
         [
           db
             .deleteFrom("arc.items")
             .where((eb) => eb("oid", "in", eb.selectFrom("arc.owners").select("oid").where("store", "=", store)))
             .where("when", "<", beforeMs)
             .compile(),
+          { chunks: { store, before: beforeMs } },
         ],
         true,
       );
       return db.transaction().execute(async (trx) => {
         const a = await trx.deleteFrom("kv").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
         const b = await trx.deleteFrom("map").where("store", "=", store).where("updated", "<", beforeMs).executeTakeFirst();
-        return n(a.numDeletedRows) + n(b.numDeletedRows) + (c ?? 0);
+        return n(a.numDeletedRows) + n(b.numDeletedRows) + (c ?? 0) + (d ?? 0);
       });
     },
 
@@ -844,18 +1009,8 @@ function sqliteBackend(
           .execute();
         for (const r of mapRows) out.push({ shape: "map", key: r.key, value: decodeValue(r.value) });
         const oid = await oidOf(trx, store, owner);
-        const archiveRows =
-          oid === undefined
-            ? []
-            : await trx
-                .selectFrom("arc.items")
-                .select(["id", "when", "with", "value"])
-                .where("oid", "=", oid)
-                .orderBy("when")
-                .orderBy("seq")
-                .execute();
-        for (const r of archiveRows) {
-          out.push({ shape: "archive", id: r.id, when: Number(r.when), with: r.with, value: decodeValue(r.value) });
+        if (oid !== undefined) {
+          for (const r of await ownerItems(trx, oid)) out.push({ shape: "archive", id: r.id, when: r.when, with: r.with, value: decodeValue(r.value) });
         }
         return out;
       });
@@ -888,8 +1043,23 @@ function sqliteBackend(
           .select((eb) => eb.fn.countAll().as("count"))
           .where(contains("o.owner", needle))
           .where((eb) => eb.not(eb.exists(eb.selectFrom("arc.items as i").select("i.seq").whereRef("i.oid", "=", "o.oid"))))
+          .where((eb) => eb.not(eb.exists(eb.selectFrom("arc.chunks as c").select("c.cid").whereRef("c.oid", "=", "o.oid"))))
           .executeTakeFirstOrThrow();
-        return Number(a.count) + Number(b.count) + Number(c.count) + Number(d.count);
+        // Chunks: those that may name it (the head is JSON, where the needle is escaped), then item by item
+        const inJson = JSON.stringify(needle).slice(1, -1);
+        const chunks = await trx
+          .selectFrom("arc.chunks as c")
+          .innerJoin("arc.owners as o", "o.oid", "c.oid")
+          .select(["o.owner", "c.cid", "c.seq0", "c.head", "c.body"])
+          .where((eb) => eb.or([contains("o.owner", needle), contains("c.head", inJson), contains("c.body", needle)]))
+          .execute();
+        let e = 0;
+        for (const c of chunks) {
+          for (const x of entriesOf(c)) {
+            if (c.owner.includes(needle) || x.id.includes(needle) || x.with.includes(needle) || valueText(c.body, x).includes(needle)) e++;
+          }
+        }
+        return Number(a.count) + Number(b.count) + Number(c.count) + Number(d.count) + e;
       });
     },
 
@@ -912,6 +1082,13 @@ function sqliteBackend(
         .groupBy("o.store")
         .execute();
       for (const r of rows) out[r.store] = (out[r.store] ?? 0) + Number(r.count);
+      const chunked = await db
+        .selectFrom("arc.chunks as c")
+        .innerJoin("arc.owners as o", "o.oid", "c.oid")
+        .select((eb) => ["o.store", eb.fn.sum<number>("c.n").as("count")])
+        .groupBy("o.store")
+        .execute();
+      for (const r of chunked) out[r.store] = (out[r.store] ?? 0) + Number(r.count);
       return out;
     },
     snapshot: () => snapshotRows(file, db, open, settle),
@@ -942,15 +1119,18 @@ interface SnapshotSource {
 
 type RawKv = { store: string; owner: string; value: string; updated: number };
 type RawMap = RawKv & { key: string };
-type RawArchive = { store: string; owner: string; seq: number; id: string; when: number; with: string; value: string };
+type RawOwner = { oid: number; store: string; owner: string };
+type RawItem = { seq: number; id: string; when: number; with: string; value: string };
+type RawChunk = { cid: number; seq0: number; head: string; body: string };
 
 // SQLite-specific SQL (better-sqlite3 statements): a streaming cursor has no kysely equivalent.
 const SNAPSHOT_SQL = {
   kv: "select store, owner, value, updated from kv order by store, owner",
   map: "select store, owner, key, value, updated from map order by store, owner, key",
-  archive:
-    // CROSS JOIN keeps owners outside: owner by owner through the indexes, no sort of the whole archive
-    'select o.store, o.owner, i.seq, i.id, i."when", i."with", i.value from arc.owners o cross join arc.items i on i.oid = o.oid order by o.store, o.owner, i."when", i.seq',
+  // owner by owner: its rows through the paging index and its chunks, merged
+  owners: "select oid, store, owner from arc.owners order by store, owner",
+  items: 'select seq, id, "when", "with", value from arc.items where oid = ? order by "when", seq',
+  chunks: "select cid, seq0, head, body from arc.chunks where oid = ?",
 } as const;
 
 function* rowsFrom(conn: Database.Database): Generator<SnapshotRow> {
@@ -960,8 +1140,13 @@ function* rowsFrom(conn: Database.Database): Generator<SnapshotRow> {
   for (const r of conn.prepare(SNAPSHOT_SQL.map).iterate() as IterableIterator<RawMap>) {
     yield { shape: "map", store: r.store, owner: r.owner, key: r.key, value: r.value, updated: Number(r.updated) };
   }
-  for (const r of conn.prepare(SNAPSHOT_SQL.archive).iterate() as IterableIterator<RawArchive>) {
-    yield { shape: "archive", store: r.store, owner: r.owner, seq: Number(r.seq), id: r.id, when: Number(r.when), with: r.with, value: r.value };
+  const items = conn.prepare(SNAPSHOT_SQL.items);
+  const chunks = conn.prepare(SNAPSHOT_SQL.chunks);
+  for (const o of conn.prepare(SNAPSHOT_SQL.owners).all() as RawOwner[]) {
+    const rows = (items.all(o.oid) as RawItem[]).map((r) => ({ id: r.id, when: Number(r.when), with: r.with, seq: Number(r.seq), value: r.value }));
+    for (const r of mergeStored(rows, chunks.all(o.oid) as RawChunk[])) {
+      yield { shape: "archive", store: o.store, owner: o.owner, seq: r.seq, id: r.id, when: r.when, with: r.with, value: r.value };
+    }
   }
 }
 

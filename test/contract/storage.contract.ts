@@ -2,7 +2,7 @@
 // owner purge, expiry, privacy counts). Archive paging is checked against XEP-0313 + XEP-0059.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { ArchiveItem, SnapshotRow, StorageBackend } from "../../src/storage/types.js";
+import type { ArchiveItem, ArchiveQuery, SnapshotRow, StorageBackend } from "../../src/storage/types.js";
 
 /** Builds a fresh, empty backend; the suite passes a clock it controls. */
 export type MakeBackend = (opts: { now: () => number }) => Promise<StorageBackend>;
@@ -414,6 +414,90 @@ export function runStorageContract(name: string, make: MakeBackend): void {
         assert.deepEqual(await values(), []);
         assert.equal(await a.delete("o"), 0);
         assert.equal((await a.query("p")).count, 10);
+      });
+
+      it("answers random queries and deletions over items appended in batches as a sort and filter of them would", async () => {
+        // Appends in one event-loop turn are written together (the SQLite backend keeps them as
+        // one chunk per owner), with times out of arrival order and overlapping between batches;
+        // given ids, each alone in its turn, are kept apart. Every query is checked against a
+        // plain sort (time, then arrival) and filter of what was appended.
+        const a = s.archive<number>("mam");
+        let seed = 7;
+        const rnd = (n: number) => {
+          seed = (seed * 1103515245 + 12345) % 2147483648;
+          return Math.floor((seed / 2147483648) * n);
+        };
+        const peers = ["a@x", "b@x", "c@x"];
+        const SPAN = 50; // times: many items share one
+        type Kept = { id: string; when: number; with: string; value: number };
+        const kept: Kept[] = [];
+        let next = 0;
+        for (let batch = 0; batch < 14; batch++) {
+          if (batch % 5 === 4) {
+            const item = { id: `given${batch}`, when: T0 + rnd(SPAN), with: peers[rnd(3)]!, value: next++ };
+            await a.append("o", item);
+            kept.push(item);
+            continue;
+          }
+          const specs = Array.from({ length: 1 + rnd(30) }, () => ({ when: T0 + rnd(SPAN), with: peers[rnd(3)]!, value: next++ }));
+          const got = await Promise.all(specs.map((x) => a.append("o", x)));
+          specs.forEach((x, k) => kept.push({ id: got[k]!, ...x }));
+          await Promise.all(specs.map((x) => a.append("p", { when: x.when, with: "o", value: -1 })));
+        }
+        const order = (x: Kept, y: Kept) => x.when - y.when || x.value - y.value;
+        const check = async (label: string) => {
+          const sorted = [...kept].sort(order);
+          const at = new Map(sorted.map((x, i) => [x.id, i]));
+          for (let k = 0; k < 150; k++) {
+            const q: ArchiveQuery = {};
+            const some = () => (sorted.length === 0 ? "nope" : sorted[rnd(sorted.length)]!.id);
+            if (rnd(3) === 0) q.with = peers[rnd(3)];
+            if (rnd(3) === 0) q.start = T0 + rnd(SPAN);
+            if (rnd(3) === 0) q.end = T0 + rnd(SPAN);
+            if (rnd(6) === 0) q.ids = Array.from({ length: rnd(6) }, some);
+            if (rnd(3) === 0) q.after = some();
+            if (rnd(3) === 0) q.before = rnd(4) === 0 ? "" : some();
+            if (rnd(3) !== 0) q.limit = rnd(12);
+            if (rnd(4) === 0) q.reverse = true;
+            const match = sorted.filter(
+              (x) =>
+                (q.with === undefined || x.with === q.with) &&
+                (q.start === undefined || x.when >= q.start) &&
+                (q.end === undefined || x.when <= q.end) &&
+                (q.ids === undefined || q.ids.includes(x.id)),
+            );
+            const range = match.filter(
+              (x) => (q.after === undefined || at.get(x.id)! > at.get(q.after)!) && (!q.before || at.get(x.id)! < at.get(q.before)!),
+            );
+            const fromEnd = q.reverse === true || q.before !== undefined;
+            const cut = q.limit !== undefined && range.length > q.limit;
+            const page = !cut ? range : fromEnd ? range.slice(range.length - q.limit!) : range.slice(0, q.limit);
+            const r = await a.query("o", q);
+            const what = `${label}: ${JSON.stringify(q)}`;
+            assert.deepEqual(r.items.map((i) => i.value), page.map((x) => x.value), what);
+            assert.deepEqual(r.items.map((i) => [i.id, i.when, i.with]), page.map((x) => [x.id, x.when, x.with]), what);
+            assert.equal(r.count, match.length, what);
+            assert.equal(r.complete, !cut, what);
+          }
+        };
+        await check("as appended");
+        const drop = async (q: { with?: string; end?: number; ids?: string[] }) => {
+          const gone = kept.filter(
+            (x) => (q.with === undefined || x.with === q.with) && (q.end === undefined || x.when <= q.end) && (q.ids === undefined || q.ids.includes(x.id)),
+          );
+          assert.equal(await a.delete("o", q), gone.length, JSON.stringify(q));
+          for (const g of gone) kept.splice(kept.indexOf(g), 1);
+        };
+        await drop({ ids: kept.filter((_, i) => i % 7 === 3).map((x) => x.id) });
+        await drop({ with: "b@x", end: T0 + 30 });
+        await drop({ end: T0 + 8 });
+        await check("after deletions");
+        const expired = kept.filter((x) => x.when < T0 + 20).length;
+        const expiredP = (await a.query("p", { end: T0 + 19, limit: 0 })).count ?? 0;
+        assert.equal(await s.expire("mam", T0 + 20), expired + expiredP);
+        kept.splice(0, kept.length, ...kept.filter((x) => x.when >= T0 + 20));
+        await check("after expiry");
+        assert.equal((await a.query("p", { end: T0 + 19 })).count, 0);
       });
     });
 
