@@ -134,10 +134,11 @@ function idTime(id) {
 // - chunks (schema 3): the items the append log brings (every message), a row per owner per
 //   move: its items' ids, times and peers as JSON in "head" ([id, when, with, length of the
 //   value, ...], in arrival order), their values one after another in "body", the range of their
-//   times (lo, hi: both indexed) and seq0, the seq of the first: item k's seq is seq0 + k. Its
-//   ids are the generated kind, found through the time they begin with. One row and two index
-//   entries per owner and move instead of one row and one index entry per item: a third of the
-//   writer's work per message (bench/archive-row-bench.ts).
+//   times (lo, hi) and seq0, the seq of the first: item k's seq is seq0 + k. Its ids are the
+//   generated kind, found through the time they begin with. One index, (oid, hi, lo, n), answers
+//   from itself which chunks a time range touches and how many items they hold. One row and
+//   one index entry per owner and move instead of a row and an index entry per item: about 40 %
+//   less of the writer's work per message (docs/benchmarks.md).
 // - items: one row per item, for items appended with a given id (PEP items, imports, restores:
 //   free = 1, kept in a unique index) and the rows of earlier versions (free = 0: generated ids,
 //   found through the paging index by their time). seq is the rowid; chunks take their seqs
@@ -149,8 +150,7 @@ function createArchiveSchema(db, p) {
   const v3 =
     "create table if not exists " + p + ".chunks (cid integer primary key, oid integer not null, lo integer not null," +
     " hi integer not null, n integer not null, seq0 integer not null, head text not null, body text not null);" +
-    "create index if not exists " + p + ".chunks_lo on chunks (oid, lo);" +
-    "create index if not exists " + p + ".chunks_hi on chunks (oid, hi);" +
+    "create index if not exists " + p + ".chunks_hi on chunks (oid, hi, lo, n);" +
     "pragma " + p + ".user_version = 3;";
   if (version === 2) {
     db.transaction(() => db.exec(v3))();

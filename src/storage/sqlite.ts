@@ -784,8 +784,10 @@ function sqliteBackend(
     }
 
     /**
-     * The page's entries from the owner's chunks (at most `need`, in paging order): chunks are
-     * read in paging order, heads only, until none can change the page.
+     * The page's entries from the owner's chunks (at most `need`, in paging order). Which chunks
+     * the window touches comes from the index alone; their heads are then read in paging order
+     * (by lowest time going forward, by highest going backward), a few first and more as the
+     * walk goes on, until no further chunk can change the page.
      */
     async function chunkPage(
       trx: Db,
@@ -797,17 +799,22 @@ function sqliteBackend(
     ): Promise<ChunkEntry[]> {
       const w = chunkWindow(q, after, before);
       if (w === null || need === 0) return [];
+      let qb = trx.selectFrom("arc.chunks").select(["cid", "lo", "hi"]).where("oid", "=", oid);
+      if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo);
+      if (w.hi !== undefined) qb = qb.where("lo", "<=", w.hi);
+      const metas = (await qb.execute()).map((m) => ({ cid: Number(m.cid), lo: Number(m.lo), hi: Number(m.hi) }));
+      metas.sort(q.fromEnd ? (a, b) => b.hi - a.hi || b.cid - a.cid : (a, b) => a.lo - b.lo || a.cid - b.cid);
       const f = entryFilter(q);
       const page = new PageCollector(need, q.fromEnd);
-      const BATCH = 64;
-      for (let offset = 0; ; offset += BATCH) {
-        let qb = trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "lo", "hi"]).where("oid", "=", oid);
-        if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo);
-        if (w.hi !== undefined) qb = qb.where("lo", "<=", w.hi);
-        qb = q.fromEnd ? qb.orderBy("hi", "desc").orderBy("cid", "desc") : qb.orderBy("lo", "asc").orderBy("cid", "asc");
-        const chunks = await qb.limit(BATCH).offset(offset).execute();
-        for (const c of chunks) {
-          if (page.settledBefore(Number(c.lo), Number(c.hi))) return page.result();
+      for (let i = 0, batch = 4; i < metas.length; i += batch, batch = Math.min(batch * 4, 256)) {
+        const part = metas.slice(i, i + batch);
+        if (page.settledBefore(part[0]!.lo, part[0]!.hi)) break;
+        const rows = await trx.selectFrom("arc.chunks").select(["cid", "seq0", "head"]).where("cid", "in", part.map((m) => m.cid)).execute();
+        const heads = new Map(rows.map((r) => [Number(r.cid), r]));
+        for (const m of part) {
+          if (page.settledBefore(m.lo, m.hi)) return page.result();
+          const c = heads.get(m.cid);
+          if (c === undefined) continue;
           for (const e of entriesOf(c)) {
             if (!matches(e, f)) continue;
             if (after !== undefined && compare(e, after) <= 0) continue;
@@ -815,8 +822,8 @@ function sqliteBackend(
             page.add(e);
           }
         }
-        if (chunks.length < BATCH) return page.result();
       }
+      return page.result();
     }
 
     /** The values of chunk entries, read from their chunks' bodies. */
