@@ -134,9 +134,13 @@ function idTime(id) {
 // - chunks (schema 3): the items the append log brings (every message), a row per owner per
 //   move: its items' ids, times and peers as JSON in "head" ([id, when, with, length of the
 //   value, ...], in arrival order), their values one after another in "body", the range of their
-//   times (lo, hi) and seq0, the seq of the first: item k's seq is seq0 + k. Its ids are the
-//   generated kind, found through the time they begin with. One index, (oid, hi, lo, n), answers
-//   from itself which chunks a time range touches and how many items they hold. One row and
+//   times (lo, hi) and seq0, the seq of the first: item k's seq is seq0 + k (deleting items
+//   from a chunk renumbers the rest within the same range, so order holds). Its ids are the
+//   generated kind, found through the time they begin with. A chunk's items lie within one
+//   CHUNK_SPAN_MS of time (one per owner per hour of "when" and move), so hi - lo is less than
+//   that, and it holds at most CHUNK_ITEMS. The index (oid, hi, lo, n) answers from itself
+//   which chunks a time range touches (bounded on both sides through the span) and how many
+//   items they hold, and walks them newest first; (oid, lo, hi) walks them oldest first. One row and
 //   one index entry per owner and move instead of a row and an index entry per item: about 40 %
 //   less of the writer's work per message (docs/benchmarks.md).
 // - items: one row per item, for items appended with a given id (PEP items, imports, restores:
@@ -151,6 +155,7 @@ function createArchiveSchema(db, p) {
     "create table if not exists " + p + ".chunks (cid integer primary key, oid integer not null, lo integer not null," +
     " hi integer not null, n integer not null, seq0 integer not null, head text not null, body text not null);" +
     "create index if not exists " + p + ".chunks_hi on chunks (oid, hi, lo, n);" +
+    "create index if not exists " + p + ".chunks_lo on chunks (oid, lo, hi);" +
     "pragma " + p + ".user_version = 3;";
   if (version === 2) {
     db.transaction(() => db.exec(v3))();
@@ -177,6 +182,9 @@ function createArchiveSchema(db, p) {
     v2 + v3);
 }
 
+const CHUNK_SPAN_MS = 3600000;
+const CHUNK_ITEMS = 256;
+
 // Whether a chunk's head holds an id.
 function chunkHas(head, id) {
   const h = JSON.parse(head);
@@ -194,16 +202,17 @@ function inserter(db, p) {
   const cols = ' (oid, id, "when", "with", withh, value, free) ';
   const addFree = db.prepare("insert or ignore into " + p + ".items" + cols + "values (?, ?, ?, ?, ?, ?, 1)");
   const inItems = db.prepare("select 1 from " + p + '.items where oid = ? and "when" = ? and id = ?').pluck();
-  const inChunks = db.prepare("select head from " + p + ".chunks where oid = ? and lo <= ? and hi >= ?").pluck();
+  const inChunks = db.prepare("select head from " + p + ".chunks where oid = ? and lo <= ? and hi >= ? and hi < ? + " + CHUNK_SPAN_MS).pluck();
   const addChunk = db.prepare("insert into " + p + ".chunks (oid, lo, hi, n, seq0, head, body) values (?, ?, ?, ?, ?, ?, ?)");
   const getSeq = db.prepare("select seq from " + p + ".sqlite_sequence where name = 'items'").pluck();
   const setSeq = db.prepare("update " + p + ".sqlite_sequence set seq = ? where name = 'items'");
   const newSeq = db.prepare("insert into " + p + ".sqlite_sequence (name, seq) values ('items', ?)");
-  const there = (oid, when, id) => inItems.get(oid, when, id) !== undefined || inChunks.all(oid, when, when).some((h) => chunkHas(h, id));
+  const there = (oid, when, id) => inItems.get(oid, when, id) !== undefined || inChunks.all(oid, when, when, when).some((h) => chunkHas(h, id));
   let checked = false;
   function insert(rows) {
     const oids = new Map();
-    const chunks = new Map();
+    const open = new Map(); // owner and hour -> its chunk being filled
+    const chunks = []; // in the order they were begun
     let n = 0;
     let taken = 0;
     for (const r of rows) {
@@ -216,8 +225,12 @@ function inserter(db, p) {
       }
       if (idTime(r[2]) !== r[3]) n += addFree.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
       else if (!checked || !there(oid, r[3], r[2])) {
-        let c = chunks.get(oid);
-        if (c === undefined) chunks.set(oid, (c = { lo: r[3], hi: r[3], head: [], body: [] }));
+        const slot = oid + ":" + Math.floor(r[3] / CHUNK_SPAN_MS);
+        let c = open.get(slot);
+        if (c === undefined || c.body.length >= CHUNK_ITEMS) {
+          open.set(slot, (c = { oid, lo: r[3], hi: r[3], head: [], body: [] }));
+          chunks.push(c);
+        }
         if (r[3] < c.lo) c.lo = r[3];
         if (r[3] > c.hi) c.hi = r[3];
         c.head.push(r[2], r[3], r[4], r[5].length);
@@ -231,8 +244,8 @@ function inserter(db, p) {
       let seq = last === undefined ? 0 : last;
       if (last === undefined) newSeq.run(seq + taken);
       else setSeq.run(seq + taken);
-      for (const [oid, c] of chunks) {
-        addChunk.run(oid, c.lo, c.hi, c.body.length, seq + 1, JSON.stringify(c.head), c.body.join(""));
+      for (const c of chunks) {
+        addChunk.run(c.oid, c.lo, c.hi, c.body.length, seq + 1, JSON.stringify(c.head), c.body.join(""));
         seq += c.body.length;
       }
     }
@@ -373,59 +386,72 @@ function openArchiveDb(Database, path) {
 
 // Deletes the items of chunks (schema 'p') that match every given filter: of one owner or of
 // every owner of a store; "with" a peer; "end" (inclusive) or "before" (exclusive) a time; "ids".
-// A chunk left empty is deleted, one partly matched is written anew without them (the connection's
-// secure_delete clears the old pages). Returns how many items went. Call inside a transaction.
+// Chunks wholly matched go in SQL, unread; a chunk partly matched is read (head first, then its
+// body if it holds a match) and written anew without them, or deleted when none is left (the
+// connection's secure_delete clears the old pages). Returns how many items went. Call inside a
+// transaction.
 function chunkDeleter(db, p) {
   const upd = db.prepare("update " + p + ".chunks set lo = ?, hi = ?, n = ?, head = ?, body = ? where cid = ?");
   const del = db.prepare("delete from " + p + ".chunks where cid = ?");
+  const headOf = db.prepare("select head from " + p + ".chunks where cid = ?").pluck();
+  const bodyOf = db.prepare("select body from " + p + ".chunks where cid = ?").pluck();
   return (sel) => {
-    const conds = [];
-    const params = [];
-    if (sel.owner !== undefined) {
-      conds.push("oid = (select oid from " + p + ".owners where store = ? and owner = ?)");
-      params.push(sel.store, sel.owner);
-    } else {
-      conds.push("oid in (select oid from " + p + ".owners where store = ?)");
-      params.push(sel.store);
-    }
-    if (sel.end !== undefined) { conds.push("lo <= ?"); params.push(sel.end); }
-    if (sel.before !== undefined) { conds.push("lo < ?"); params.push(sel.before); }
-    let ids;
-    if (sel.ids !== undefined) {
-      // chunks hold generated ids only: each one names its time
-      const times = sel.ids.map(idTime).filter((t) => t >= 0);
-      if (times.length === 0) return 0;
-      ids = new Set(sel.ids);
-      conds.push("hi >= ? and lo <= ?");
-      params.push(Math.min(...times), Math.max(...times));
-    }
-    const rows = db.prepare("select cid, hi, n, head, body from " + p + ".chunks where " + conds.join(" and ")).all(...params);
+    const owners = sel.owner !== undefined
+      ? ["oid = (select oid from " + p + ".owners where store = ? and owner = ?)", [sel.store, sel.owner]]
+      : ["oid in (select oid from " + p + ".owners where store = ?)", [sel.store]];
+    const select = (cond, params) =>
+      db.prepare("select cid from " + p + ".chunks where " + owners[0] + " and " + cond).pluck().all(...owners[1], ...params);
+    // the last time to delete, if any: "end" inclusive, "before" exclusive
+    const upTo = sel.end !== undefined ? sel.end : sel.before !== undefined ? sel.before - 1 : undefined;
     let count = 0;
-    for (const c of rows) {
-      if (sel.with === undefined && ids === undefined && !(c.hi > sel.end) && !(c.hi >= sel.before)) {
-        del.run(c.cid);
-        count += c.n;
-        continue;
+    const wholly = (cond, params) => {
+      count += db.prepare("select coalesce(sum(n), 0) from " + p + ".chunks where " + owners[0] + " and " + cond).pluck().get(...owners[1], ...params);
+      db.prepare("delete from " + p + ".chunks where " + owners[0] + " and " + cond).run(...owners[1], ...params);
+    };
+    let cids;
+    if (sel.ids !== undefined) {
+      // chunks hold generated ids only: each one names its time, a point in few chunks
+      const set = new Set();
+      for (const t of new Set(sel.ids.map(idTime))) {
+        if (t < 0 || (upTo !== undefined && t > upTo)) continue;
+        for (const cid of select("hi >= ? and hi < ? and lo <= ?", [t, t + CHUNK_SPAN_MS, t])) set.add(cid);
       }
-      const h = JSON.parse(c.head);
+      cids = [...set];
+    } else if (sel.with === undefined) {
+      // every chunk wholly up to the bound (or all of them) goes unread; those across it are read
+      if (upTo === undefined) {
+        wholly("1", []);
+        return count;
+      }
+      wholly("hi <= ?", [upTo]);
+      cids = select("hi > ? and hi < ? and lo <= ?", [upTo, upTo + CHUNK_SPAN_MS, upTo]);
+    } else {
+      cids = upTo === undefined ? select("1", []) : select("hi < ? and lo <= ?", [upTo + CHUNK_SPAN_MS, upTo]);
+    }
+    const ids = sel.ids === undefined ? undefined : new Set(sel.ids);
+    for (const cid of cids) {
+      const h = JSON.parse(headOf.get(cid));
+      const gone = (i) => (sel.with === undefined || h[i + 2] === sel.with) && (upTo === undefined || h[i + 1] <= upTo) && (ids === undefined || ids.has(h[i]));
+      let any = false;
+      for (let i = 0; i < h.length && !any; i += 4) any = gone(i);
+      if (!any) continue;
+      const all = bodyOf.get(cid);
       const head = [];
       const body = [];
       let lo = Infinity, hi = -Infinity, off = 0;
       for (let i = 0; i < h.length; i += 4) {
-        const when = h[i + 1], len = h[i + 3];
-        const value = c.body.slice(off, off + len);
+        const len = h[i + 3];
+        const value = all.slice(off, off + len);
         off += len;
-        if ((sel.with === undefined || h[i + 2] === sel.with) && !(when > sel.end) && !(when >= sel.before) && (ids === undefined || ids.has(h[i]))) continue;
-        head.push(h[i], when, h[i + 2], len);
+        if (gone(i)) continue;
+        head.push(h[i], h[i + 1], h[i + 2], len);
         body.push(value);
-        if (when < lo) lo = when;
-        if (when > hi) hi = when;
+        if (h[i + 1] < lo) lo = h[i + 1];
+        if (h[i + 1] > hi) hi = h[i + 1];
       }
-      const gone = h.length / 4 - body.length;
-      if (gone === 0) continue;
-      count += gone;
-      if (body.length === 0) del.run(c.cid);
-      else upd.run(lo, hi, body.length, JSON.stringify(head), body.join(""), c.cid);
+      count += h.length / 4 - body.length;
+      if (body.length === 0) del.run(cid);
+      else upd.run(lo, hi, body.length, JSON.stringify(head), body.join(""), cid);
     }
     return count;
   };
@@ -493,12 +519,13 @@ type Mover = {
   run(): void;
   release(): void;
 };
-const shared = new Function(`${SHARED_SOURCE}; return { hash53, idTime, chunkHas, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
+const shared = new Function(`${SHARED_SOURCE}; return { hash53, idTime, chunkHas, CHUNK_SPAN_MS, createArchiveSchema, inserter, segmentMover, openArchiveDb, executor };`)() as {
   hash53(s: string): number;
   createArchiveSchema(db: Database.Database, schema: string): void;
   inserter(db: Database.Database, schema: string): ((rows: unknown[][]) => number) & { checked(on: boolean): void };
   idTime(id: string): number;
   chunkHas(head: string, id: string): boolean;
+  CHUNK_SPAN_MS: number;
   segmentMover(
     fs: unknown,
     db: Database.Database,
@@ -533,6 +560,8 @@ export type ArchiveWrite = { sql: string; params: readonly unknown[] } | { chunk
 
 /** The key of the archive's "with" index for a peer address. */
 export const hash53 = shared.hash53;
+/** A chunk's items lie within less than this many milliseconds (hi - lo < it): lookups bound `hi` by it. */
+export const CHUNK_SPAN_MS = shared.CHUNK_SPAN_MS;
 /** The archiving time a generated archive id begins with; -1 for any other id. */
 export const archiveIdTime = shared.idTime;
 /** Creates the archive tables (if missing) in an attached schema. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PageCollector, chunkWindow, entriesOf, mergePages, valueText } from "./chunks.js";
+import { PageCollector, chunkWindow, entriesOf, idTimes, mergePages, valueText } from "./chunks.js";
 import { newArchiveId } from "./shared.js";
 
 describe("archive chunks", () => {
@@ -12,12 +12,15 @@ describe("archive chunks", () => {
     assert.deepEqual(e.map((x) => valueText(body, x)), ["=one", "=twö😀", "=3"]);
   });
 
-  it("narrows the chunks a query reads to its times, anchors and ids", () => {
+  it("narrows the chunks a query reads to its times and anchors, and knows when ids rule chunks out", () => {
     const q = { start: undefined, end: undefined, ids: undefined };
     assert.deepEqual(chunkWindow(q), { lo: undefined, hi: undefined });
     assert.deepEqual(chunkWindow({ ...q, start: 10, end: 50 }, { when: 20, seq: 1 }, { when: 40, seq: 9 }), { lo: 20, hi: 40 });
-    assert.deepEqual(chunkWindow({ ...q, ids: [newArchiveId(30), "given", newArchiveId(35)] }), { lo: 30, hi: 35 });
+    // ids are looked up by their times one by one; the window only says when none can be in chunks
+    assert.deepEqual(chunkWindow({ ...q, ids: [newArchiveId(30), "given", newArchiveId(35)] }), { lo: undefined, hi: undefined });
     assert.equal(chunkWindow({ ...q, ids: ["given"] }), null, "given ids are never in chunks");
+    assert.equal(chunkWindow({ ...q, start: 40, ids: [newArchiveId(30), newArchiveId(35)] }), null);
+    assert.deepEqual(idTimes([newArchiveId(30), "given", newArchiveId(30), newArchiveId(5)]), [30, 5]);
     assert.equal(chunkWindow({ ...q, start: 50, end: 10 }), null);
   });
 

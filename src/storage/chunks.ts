@@ -72,8 +72,8 @@ export function matches(e: ChunkEntry, f: EntryFilter): boolean {
 
 /**
  * The times between which chunks can hold items the query selects (either bound may be open),
- * narrowed by the anchors; null when no chunk can: only generated ids are in chunks, and each
- * names its time.
+ * narrowed by the anchors; null when no chunk can: the bounds exclude each other, or only ids
+ * are asked for that cannot be in chunks (chunks hold generated ids only, each naming its time).
  */
 export function chunkWindow(
   q: Pick<NormalizedQuery, "start" | "end" | "ids">,
@@ -84,14 +84,14 @@ export function chunkWindow(
   let hi = q.end;
   if (after !== undefined) lo = lo === undefined ? after.when : Math.max(lo, after.when);
   if (before !== undefined) hi = hi === undefined ? before.when : Math.min(hi, before.when);
-  if (q.ids !== undefined) {
-    const times = q.ids.map(archiveIdTime).filter((t) => t >= 0);
-    if (times.length === 0) return null;
-    lo = Math.max(lo ?? -Infinity, Math.min(...times));
-    hi = Math.min(hi ?? Infinity, Math.max(...times));
-  }
   if (lo !== undefined && hi !== undefined && lo > hi) return null;
+  if (q.ids !== undefined && idTimes(q.ids).every((t) => (lo !== undefined && t < lo) || (hi !== undefined && t > hi))) return null;
   return { lo, hi };
+}
+
+/** The distinct times generated ids among `ids` begin with (others have none). */
+export function idTimes(ids: readonly string[]): number[] {
+  return [...new Set(ids.map(archiveIdTime))].filter((t) => t >= 0);
 }
 
 /**

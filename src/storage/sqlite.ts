@@ -5,6 +5,7 @@ import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.js";
 import {
+  CHUNK_SPAN_MS,
   archiveExecutor,
   archiveIdTime,
   archiveInserter,
@@ -25,10 +26,12 @@ import {
   compare,
   entriesOf,
   entryFilter,
+  idTimes,
   matches,
   mergePages,
   valueText,
   type ChunkEntry,
+  type ChunkHead,
   type Position,
 } from "./chunks.js";
 import {
@@ -461,6 +464,27 @@ function mergeStored(rows: StoredItem[], chunks: { cid: number; seq0: number; he
   return mergePages(rows, fromChunks.sort(compare), false, undefined);
 }
 
+/**
+ * Chunks whose head may name a peer: its JSON text holds the address as a JSON string (an exact
+ * test follows on the decoded items), so chunks of other conversations are not decoded.
+ */
+function namesPeer(peer: string): Expression<SqlBool> {
+  return sql<SqlBool>`instr(head, ${JSON.stringify(peer)}) > 0`;
+}
+
+/** The owner's chunks whose times hold `t` (a point: the span bounds the search). */
+async function chunksAt(trx: Db, oid: number, t: number): Promise<ChunkHead[]> {
+  const rows = await trx
+    .selectFrom("arc.chunks")
+    .select(["cid", "seq0", "head"])
+    .where("oid", "=", oid)
+    .where("hi", ">=", t)
+    .where("hi", "<", t + CHUNK_SPAN_MS)
+    .where("lo", "<=", t)
+    .execute();
+  return rows.map((r) => ({ cid: Number(r.cid), seq0: Number(r.seq0), head: r.head }));
+}
+
 /** Every item of an owner's archive in store order. */
 async function ownerItems(trx: Db, oid: number): Promise<StoredItem[]> {
   const rows = await trx
@@ -497,7 +521,8 @@ function itemInsert(db: Db, row: LogRow): CompiledQuery[] {
     t < 0
       ? sql`0`
       : sql`(exists (select 1 from arc.items where oid = ${oid} and "when" = ${t} and id = ${row.id} and free = 0)
-          or exists (select 1 from arc.chunks where oid = ${oid} and lo <= ${t} and hi >= ${t} and warbler_chunk_has(head, ${row.id})))`;
+          or exists (select 1 from arc.chunks where oid = ${oid} and hi >= ${t} and hi < ${t + CHUNK_SPAN_MS} and lo <= ${t}
+            and warbler_chunk_has(head, ${row.id})))`;
   return [
     db.insertInto("arc.owners").values({ store: row.store, owner: row.owner }).onConflict((oc) => oc.doNothing()).compile(),
     sql`insert into arc.items (oid, id, "when", "with", withh, value, free)
@@ -739,14 +764,7 @@ function sqliteBackend(
       const row = oid === undefined ? undefined : ((t >= 0 ? await find(oid, true) : undefined) ?? (await find(oid, false)));
       if (row !== undefined) return { when: Number(row.when), seq: Number(row.seq) };
       if (oid !== undefined && t >= 0) {
-        const chunks = await trx
-          .selectFrom("arc.chunks")
-          .select(["cid", "seq0", "head"])
-          .where("oid", "=", oid)
-          .where("lo", "<=", t)
-          .where("hi", ">=", t)
-          .execute();
-        for (const c of chunks) {
+        for (const c of await chunksAt(trx, oid, t)) {
           const e = entriesOf(c).find((x) => x.id === id);
           if (e !== undefined) return { when: e.when, seq: e.seq };
         }
@@ -759,35 +777,54 @@ function sqliteBackend(
     async function chunkCount(trx: Db, oid: number, q: NormalizedQuery): Promise<number> {
       const w = chunkWindow(q);
       if (w === null) return 0;
-      const inWindow = <O>(qb: SelectQueryBuilder<WarblerSchema, "arc.chunks", O>): SelectQueryBuilder<WarblerSchema, "arc.chunks", O> => {
-        let b = qb.where("oid", "=", oid);
-        if (w.lo !== undefined) b = b.where("hi", ">=", w.lo);
-        if (w.hi !== undefined) b = b.where("lo", "<=", w.hi);
-        return b;
-      };
-      let total = 0;
-      let partial = inWindow(trx.selectFrom("arc.chunks").select(["cid", "seq0", "head"]));
-      if (q.with === undefined && q.ids === undefined) {
-        // chunks wholly within the bounds count whole; only those across a bound are read
-        const inside = (eb: ExpressionBuilder<WarblerSchema, "arc.chunks">) =>
-          eb.and([...(w.lo === undefined ? [] : [eb("lo", ">=", w.lo)]), ...(w.hi === undefined ? [] : [eb("hi", "<=", w.hi)])]);
-        const row = await inWindow(trx.selectFrom("arc.chunks").select((eb) => eb.fn.sum<number>("n").as("total")))
-          .where(inside)
-          .executeTakeFirst();
-        total += Number(row?.total ?? 0);
-        if (w.lo === undefined && w.hi === undefined) return total;
-        partial = partial.where((eb) => eb.not(inside(eb)));
-      }
       const f = entryFilter(q);
-      for (const c of await partial.execute()) for (const e of entriesOf(c)) if (matches(e, f)) total++;
+      let total = 0;
+      const tally = (chunks: ChunkHead[]) => {
+        for (const c of chunks) for (const e of entriesOf(c)) if (matches(e, f)) total++;
+      };
+      if (q.ids !== undefined) {
+        // each generated id's time is a point in few chunks
+        const seen = new Set<number>();
+        for (const t of idTimes(q.ids)) {
+          tally((await chunksAt(trx, oid, t)).filter((c) => !seen.has(c.cid) && seen.add(c.cid)));
+        }
+        return total;
+      }
+      const heads = () => trx.selectFrom("arc.chunks").select(["cid", "seq0", "head"]).where("oid", "=", oid);
+      if (q.with !== undefined) {
+        // every head in the window that names the peer is read (the peer is in the heads only)
+        let qb = heads().where(namesPeer(q.with));
+        if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo);
+        if (w.hi !== undefined) qb = qb.where("hi", "<", w.hi + CHUNK_SPAN_MS).where("lo", "<=", w.hi);
+        tally(await qb.execute());
+        return total;
+      }
+      // Chunks wholly within the bounds count whole, from the index; only those across a bound
+      // (a span's worth of time on either side) are read.
+      let inside = trx.selectFrom("arc.chunks").select((eb) => eb.fn.sum<number>("n").as("total")).where("oid", "=", oid);
+      if (w.lo !== undefined) inside = inside.where("lo", ">=", w.lo);
+      if (w.hi !== undefined) inside = inside.where("hi", "<=", w.hi);
+      total += Number((await inside.executeTakeFirst())?.total ?? 0);
+      const across = new Map<number, ChunkHead>();
+      if (w.lo !== undefined) {
+        let qb = heads().where("hi", ">=", w.lo).where("hi", "<", w.lo + CHUNK_SPAN_MS).where("lo", "<", w.lo);
+        if (w.hi !== undefined) qb = qb.where("lo", "<=", w.hi);
+        for (const c of await qb.execute()) across.set(c.cid, c);
+      }
+      if (w.hi !== undefined) {
+        let qb = heads().where("hi", ">", w.hi).where("hi", "<", w.hi + CHUNK_SPAN_MS).where("lo", "<=", w.hi);
+        if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo);
+        for (const c of await qb.execute()) across.set(c.cid, c);
+      }
+      tally([...across.values()]);
       return total;
     }
 
     /**
-     * The page's entries from the owner's chunks (at most `need`, in paging order). Which chunks
-     * the window touches comes from the index alone; their heads are then read in paging order
-     * (by lowest time going forward, by highest going backward), a few first and more as the
-     * walk goes on, until no further chunk can change the page.
+     * The page's entries from the owner's chunks (at most `need`, in paging order): chunks are
+     * walked in paging order through an index (by lowest time going forward, by highest going
+     * backward), a few first and more as the walk goes on, heads only, until no further chunk can
+     * change the page. With ids, only the chunks holding their times are read.
      */
     async function chunkPage(
       trx: Db,
@@ -799,31 +836,52 @@ function sqliteBackend(
     ): Promise<ChunkEntry[]> {
       const w = chunkWindow(q, after, before);
       if (w === null || need === 0) return [];
-      let qb = trx.selectFrom("arc.chunks").select(["cid", "lo", "hi"]).where("oid", "=", oid);
-      if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo);
-      if (w.hi !== undefined) qb = qb.where("lo", "<=", w.hi);
-      const metas = (await qb.execute()).map((m) => ({ cid: Number(m.cid), lo: Number(m.lo), hi: Number(m.hi) }));
-      metas.sort(q.fromEnd ? (a, b) => b.hi - a.hi || b.cid - a.cid : (a, b) => a.lo - b.lo || a.cid - b.cid);
       const f = entryFilter(q);
       const page = new PageCollector(need, q.fromEnd);
-      for (let i = 0, batch = 4; i < metas.length; i += batch, batch = Math.min(batch * 4, 256)) {
-        const part = metas.slice(i, i + batch);
-        if (page.settledBefore(part[0]!.lo, part[0]!.hi)) break;
-        const rows = await trx.selectFrom("arc.chunks").select(["cid", "seq0", "head"]).where("cid", "in", part.map((m) => m.cid)).execute();
-        const heads = new Map(rows.map((r) => [Number(r.cid), r]));
-        for (const m of part) {
-          if (page.settledBefore(m.lo, m.hi)) return page.result();
-          const c = heads.get(m.cid);
-          if (c === undefined) continue;
-          for (const e of entriesOf(c)) {
-            if (!matches(e, f)) continue;
-            if (after !== undefined && compare(e, after) <= 0) continue;
-            if (before !== undefined && compare(e, before) >= 0) continue;
-            page.add(e);
-          }
+      const take = (c: ChunkHead) => {
+        for (const e of entriesOf(c)) {
+          if (!matches(e, f)) continue;
+          if (after !== undefined && compare(e, after) <= 0) continue;
+          if (before !== undefined && compare(e, before) >= 0) continue;
+          page.add(e);
         }
+      };
+      if (q.ids !== undefined) {
+        const seen = new Set<number>();
+        for (const t of idTimes(q.ids)) {
+          if ((w.lo !== undefined && t < w.lo) || (w.hi !== undefined && t > w.hi)) continue;
+          for (const c of await chunksAt(trx, oid, t)) if (!seen.has(c.cid) && seen.add(c.cid)) take(c);
+        }
+        return page.result();
       }
-      return page.result();
+      type Walked = ChunkHead & { lo: number; hi: number; n: number };
+      let cursor: Walked | undefined;
+      for (let batch = 4; ; batch = Math.min(batch * 4, 256)) {
+        let qb = trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "lo", "hi", "n"]).where("oid", "=", oid);
+        if (q.with !== undefined) qb = qb.where(namesPeer(q.with));
+        // a chunk's times lie within less than a span: each bound of the window bounds both columns
+        if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo).where("lo", ">", w.lo - CHUNK_SPAN_MS);
+        if (w.hi !== undefined) qb = qb.where("lo", "<=", w.hi).where("hi", "<", w.hi + CHUNK_SPAN_MS);
+        if (q.fromEnd) {
+          // newest first, in the order of the (oid, hi, lo, n) index
+          const c = cursor;
+          if (c !== undefined) qb = qb.where(sql<SqlBool>`(hi, lo, n, cid) < (${c.hi}, ${c.lo}, ${c.n}, ${c.cid})`);
+          qb = qb.orderBy("hi", "desc").orderBy("lo", "desc").orderBy("n", "desc").orderBy("cid", "desc");
+        } else {
+          // oldest first, in the order of the (oid, lo, hi) index
+          const c = cursor;
+          if (c !== undefined) qb = qb.where(sql<SqlBool>`(lo, hi, cid) > (${c.lo}, ${c.hi}, ${c.cid})`);
+          qb = qb.orderBy("lo").orderBy("hi").orderBy("cid");
+        }
+        const chunks = await qb.limit(batch).execute();
+        for (const c of chunks) {
+          if (page.settledBefore(Number(c.lo), Number(c.hi))) return page.result();
+          take(c);
+        }
+        if (chunks.length < batch) return page.result();
+        const last = chunks[chunks.length - 1]!;
+        cursor = { cid: Number(last.cid), seq0: 0, head: "", lo: Number(last.lo), hi: Number(last.hi), n: Number(last.n) };
+      }
     }
 
     /** The values of chunk entries, read from their chunks' bodies. */
@@ -1128,17 +1186,69 @@ type RawKv = { store: string; owner: string; value: string; updated: number };
 type RawMap = RawKv & { key: string };
 type RawOwner = { oid: number; store: string; owner: string };
 type RawItem = { seq: number; id: string; when: number; with: string; value: string };
-type RawChunk = { cid: number; seq0: number; head: string; body: string };
+type RawChunk = { cid: number; lo: number; hi: number; seq0: number; head: string; body: string };
 
 // SQLite-specific SQL (better-sqlite3 statements): a streaming cursor has no kysely equivalent.
 const SNAPSHOT_SQL = {
   kv: "select store, owner, value, updated from kv order by store, owner",
   map: "select store, owner, key, value, updated from map order by store, owner, key",
-  // owner by owner: its rows through the paging index and its chunks, merged
+  // owner by owner: its rows through the paging index and its chunks oldest first, merged; in
+  // batches (one statement at a time on the connection), so no owner is read whole into memory
   owners: "select oid, store, owner from arc.owners order by store, owner",
-  items: 'select seq, id, "when", "with", value from arc.items where oid = ? order by "when", seq',
-  chunks: "select cid, seq0, head, body from arc.chunks where oid = ?",
+  items: 'select seq, id, "when", "with", value from arc.items where oid = ? and ("when", seq) > (?, ?) order by "when", seq limit 500',
+  chunks: "select cid, lo, hi, seq0, head, body from arc.chunks where oid = ? and (lo, hi, cid) > (?, ?, ?) order by lo, hi, cid limit 32",
 } as const;
+
+/**
+ * An owner's items in store order, from its rows and its chunks: a chunk's items are held until
+ * the next chunk begins after them (chunks come by their lowest time), merged with the rows.
+ */
+function* ownerStream(conn: Database.Database, oid: number): Generator<StoredItem> {
+  const itemsSql = conn.prepare(SNAPSHOT_SQL.items);
+  const chunksSql = conn.prepare(SNAPSHOT_SQL.chunks);
+  function* rows(): Generator<StoredItem> {
+    let at: [number, number] = [-Infinity, -Infinity];
+    for (;;) {
+      const batch = itemsSql.all(oid, ...at) as RawItem[];
+      for (const r of batch) yield { id: r.id, when: Number(r.when), with: r.with, seq: Number(r.seq), value: r.value };
+      if (batch.length < 500) return;
+      const last = batch[batch.length - 1]!;
+      at = [Number(last.when), Number(last.seq)];
+    }
+  }
+  function* chunks(): Generator<RawChunk> {
+    let at: [number, number, number] = [-Infinity, -Infinity, -Infinity];
+    for (;;) {
+      const batch = chunksSql.all(oid, ...at) as RawChunk[];
+      yield* batch;
+      if (batch.length < 32) return;
+      const last = batch[batch.length - 1]!;
+      at = [Number(last.lo), Number(last.hi), Number(last.cid)];
+    }
+  }
+  const fromRows = rows();
+  let row = fromRows.next();
+  let held: StoredItem[] = [];
+  // everything before `limit` (all with none) in store order
+  function* release(limit: number): Generator<StoredItem> {
+    held.sort(compare);
+    let i = 0;
+    for (;;) {
+      const h = held[i];
+      const next = !row.done && (h === undefined || compare(row.value, h) < 0) ? row.value : h;
+      if (next === undefined || next.when >= limit) break;
+      yield next;
+      if (next === h) i++;
+      else row = fromRows.next();
+    }
+    held = held.slice(i);
+  }
+  for (const c of chunks()) {
+    yield* release(Number(c.lo));
+    for (const e of entriesOf(c)) held.push({ id: e.id, when: e.when, with: e.with, seq: e.seq, value: valueText(c.body, e) });
+  }
+  yield* release(Infinity);
+}
 
 function* rowsFrom(conn: Database.Database): Generator<SnapshotRow> {
   for (const r of conn.prepare(SNAPSHOT_SQL.kv).iterate() as IterableIterator<RawKv>) {
@@ -1147,11 +1257,8 @@ function* rowsFrom(conn: Database.Database): Generator<SnapshotRow> {
   for (const r of conn.prepare(SNAPSHOT_SQL.map).iterate() as IterableIterator<RawMap>) {
     yield { shape: "map", store: r.store, owner: r.owner, key: r.key, value: r.value, updated: Number(r.updated) };
   }
-  const items = conn.prepare(SNAPSHOT_SQL.items);
-  const chunks = conn.prepare(SNAPSHOT_SQL.chunks);
   for (const o of conn.prepare(SNAPSHOT_SQL.owners).all() as RawOwner[]) {
-    const rows = (items.all(o.oid) as RawItem[]).map((r) => ({ id: r.id, when: Number(r.when), with: r.with, seq: Number(r.seq), value: r.value }));
-    for (const r of mergeStored(rows, chunks.all(o.oid) as RawChunk[])) {
+    for (const r of ownerStream(conn, o.oid)) {
       yield { shape: "archive", store: o.store, owner: o.owner, seq: r.seq, id: r.id, when: r.when, with: r.with, value: r.value };
     }
   }

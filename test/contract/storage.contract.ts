@@ -498,6 +498,13 @@ export function runStorageContract(name: string, make: MakeBackend): void {
         kept.splice(0, kept.length, ...kept.filter((x) => x.when >= T0 + 20));
         await check("after expiry");
         assert.equal((await a.query("p", { end: T0 + 19 })).count, 0);
+        // export and backup list the items in store order too
+        const inOrder = [...kept].sort(order).map((x) => x.id);
+        const dumped = (await s.dumpOwner("o", "mam")).flatMap((r) => (r.shape === "archive" ? [r.id] : []));
+        assert.deepEqual(dumped, inOrder);
+        const snap: string[] = [];
+        for await (const r of s.snapshot()) if (r.shape === "archive" && r.store === "mam" && r.owner === "o") snap.push(r.id);
+        assert.deepEqual(snap, inOrder);
       });
     });
 
