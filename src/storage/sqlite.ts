@@ -455,21 +455,22 @@ interface StoredItem extends Position {
   value: string;
 }
 
-/** Items of rows (in store order) and of chunks merged into store order. */
-function mergeStored(rows: StoredItem[], chunks: { cid: number; seq0: number; head: string; body: string }[]): StoredItem[] {
-  const fromChunks: StoredItem[] = [];
-  for (const c of chunks) {
-    for (const e of entriesOf(c)) fromChunks.push({ id: e.id, when: e.when, with: e.with, seq: e.seq, value: valueText(c.body, e) });
-  }
-  return mergePages(rows, fromChunks.sort(compare), false, undefined);
-}
-
 /**
  * Chunks whose head may name a peer: its JSON text holds the address as a JSON string (an exact
  * test follows on the decoded items), so chunks of other conversations are not decoded.
  */
 function namesPeer(peer: string): Expression<SqlBool> {
   return sql<SqlBool>`instr(head, ${JSON.stringify(peer)}) > 0`;
+}
+
+/** The owner's chunks that may hold one of `ids` within the window, each once. */
+async function chunksHolding(trx: Db, oid: number, ids: string[], w: { lo: number | undefined; hi: number | undefined }): Promise<ChunkHead[]> {
+  const out = new Map<number, ChunkHead>();
+  for (const t of idTimes(ids)) {
+    if ((w.lo !== undefined && t < w.lo) || (w.hi !== undefined && t > w.hi)) continue;
+    for (const c of await chunksAt(trx, oid, t)) out.set(c.cid, c);
+  }
+  return [...out.values()];
 }
 
 /** The owner's chunks whose times hold `t` (a point: the span bounds the search). */
@@ -483,22 +484,6 @@ async function chunksAt(trx: Db, oid: number, t: number): Promise<ChunkHead[]> {
     .where("lo", "<=", t)
     .execute();
   return rows.map((r) => ({ cid: Number(r.cid), seq0: Number(r.seq0), head: r.head }));
-}
-
-/** Every item of an owner's archive in store order. */
-async function ownerItems(trx: Db, oid: number): Promise<StoredItem[]> {
-  const rows = await trx
-    .selectFrom("arc.items")
-    .select(["id", "when", "with", "seq", "value"])
-    .where("oid", "=", oid)
-    .orderBy("when")
-    .orderBy("seq")
-    .execute();
-  const chunks = await trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "body"]).where("oid", "=", oid).execute();
-  return mergeStored(
-    rows.map((r) => ({ id: r.id, when: Number(r.when), with: r.with, seq: Number(r.seq), value: r.value })),
-    chunks,
-  );
 }
 
 /** The number of an archive owner, if it has ever had an item. */
@@ -784,10 +769,7 @@ function sqliteBackend(
       };
       if (q.ids !== undefined) {
         // each generated id's time is a point in few chunks
-        const seen = new Set<number>();
-        for (const t of idTimes(q.ids)) {
-          tally((await chunksAt(trx, oid, t)).filter((c) => !seen.has(c.cid) && seen.add(c.cid)));
-        }
+        tally(await chunksHolding(trx, oid, q.ids, w));
         return total;
       }
       const heads = () => trx.selectFrom("arc.chunks").select(["cid", "seq0", "head"]).where("oid", "=", oid);
@@ -847,15 +829,10 @@ function sqliteBackend(
         }
       };
       if (q.ids !== undefined) {
-        const seen = new Set<number>();
-        for (const t of idTimes(q.ids)) {
-          if ((w.lo !== undefined && t < w.lo) || (w.hi !== undefined && t > w.hi)) continue;
-          for (const c of await chunksAt(trx, oid, t)) if (!seen.has(c.cid) && seen.add(c.cid)) take(c);
-        }
+        for (const c of await chunksHolding(trx, oid, q.ids, w)) take(c);
         return page.result();
       }
-      type Walked = ChunkHead & { lo: number; hi: number; n: number };
-      let cursor: Walked | undefined;
+      let cursor: { cid: number; lo: number; hi: number; n: number } | undefined;
       for (let batch = 4; ; batch = Math.min(batch * 4, 256)) {
         let qb = trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "lo", "hi", "n"]).where("oid", "=", oid);
         if (q.with !== undefined) qb = qb.where(namesPeer(q.with));
@@ -880,7 +857,7 @@ function sqliteBackend(
         }
         if (chunks.length < batch) return page.result();
         const last = chunks[chunks.length - 1]!;
-        cursor = { cid: Number(last.cid), seq0: 0, head: "", lo: Number(last.lo), hi: Number(last.hi), n: Number(last.n) };
+        cursor = { cid: Number(last.cid), lo: Number(last.lo), hi: Number(last.hi), n: Number(last.n) };
       }
     }
 
@@ -1074,8 +1051,9 @@ function sqliteBackend(
           .execute();
         for (const r of mapRows) out.push({ shape: "map", key: r.key, value: decodeValue(r.value) });
         const oid = await oidOf(trx, store, owner);
+        // (inside kysely's transaction, on its one connection)
         if (oid !== undefined) {
-          for (const r of await ownerItems(trx, oid)) out.push({ shape: "archive", id: r.id, when: r.when, with: r.with, value: decodeValue(r.value) });
+          for (const r of ownerStream(file.raw, oid)) out.push({ shape: "archive", id: r.id, when: r.when, with: r.with, value: decodeValue(r.value) });
         }
         return out;
       });
