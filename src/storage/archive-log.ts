@@ -131,8 +131,8 @@ function idTime(id) {
 // The archive schema, in schema 'p' ("main" in the worker, "arc" where it is attached). Owners
 // are numbered, so index keys are small integers; store order is ("when", seq). Ids are unique
 // per owner.
-// - chunks (schema 3): the items the append log brings (every message), a row per owner per
-//   move: its items' ids, times and peers as JSON in "head" ([id, when, with, length of the
+// - chunks (schema 3): the items the append log brings (every message), a row per owner, hour
+//   and move: its items' ids, times and peers as JSON in "head" ([id, when, with, length of the
 //   value, ...], in arrival order), their values one after another in "body", the range of their
 //   times (lo, hi) and seq0, the seq of the first: item k's seq is seq0 + k (deleting items
 //   from a chunk renumbers the rest within the same range, so order holds). Its ids are the
@@ -140,9 +140,9 @@ function idTime(id) {
 //   CHUNK_SPAN_MS of time (one per owner per hour of "when" and move), so hi - lo is less than
 //   that, and it holds at most CHUNK_ITEMS. The index (oid, hi, lo, n) answers from itself
 //   which chunks a time range touches (bounded on both sides through the span) and how many
-//   items they hold, and walks them newest first; (oid, lo, hi) walks them oldest first. One row and
-//   one index entry per owner and move instead of a row and an index entry per item: about 40 %
-//   less of the writer's work per message (docs/benchmarks.md).
+//   items they hold, and walks them newest first; (oid, lo, hi) walks them oldest first. A row
+//   and two index entries per chunk instead of a row and an index entry per item: about a third
+//   less of the writer's work per message (docs/benchmarks.md, "The archive in chunks").
 // - items: one row per item, for items appended with a given id (PEP items, imports, restores:
 //   free = 1, kept in a unique index) and the rows of earlier versions (free = 0: generated ids,
 //   found through the paging index by their time). seq is the rowid; chunks take their seqs
@@ -193,7 +193,8 @@ function chunkHas(head, id) {
 }
 
 // Inserts rows ([store, owner, id, when, with, value]) into the archive in schema 'p'. Call inside
-// a transaction. Rows with a generated id go into one new chunk per owner, others into items.
+// a transaction. Rows with a generated id go into new chunks (per owner and hour, at most
+// CHUNK_ITEMS each), others into items.
 // Returns the number inserted. checked(true) for rows that may be there already (moved before a
 // crash): those are skipped, at the cost of a look-up per row.
 function inserter(db, p) {
