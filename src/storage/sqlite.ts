@@ -463,8 +463,21 @@ function namesPeer(peer: string): Expression<SqlBool> {
   return sql<SqlBool>`instr(head, ${JSON.stringify(peer)}) > 0`;
 }
 
+type ChunkWindow = { lo: number | undefined; hi: number | undefined };
+
+/**
+ * Chunks whose times meet the window. A chunk spans less than CHUNK_SPAN_MS, so each bound of
+ * the window bounds both columns, and either index can seek.
+ */
+function meetsWindow<O>(qb: SelectQueryBuilder<WarblerSchema, "arc.chunks", O>, w: ChunkWindow): SelectQueryBuilder<WarblerSchema, "arc.chunks", O> {
+  let b = qb;
+  if (w.lo !== undefined) b = b.where("hi", ">=", w.lo).where("lo", ">", w.lo - CHUNK_SPAN_MS);
+  if (w.hi !== undefined) b = b.where("lo", "<=", w.hi).where("hi", "<", w.hi + CHUNK_SPAN_MS);
+  return b;
+}
+
 /** The owner's chunks that may hold one of `ids` within the window, each once. */
-async function chunksHolding(trx: Db, oid: number, ids: string[], w: { lo: number | undefined; hi: number | undefined }): Promise<ChunkHead[]> {
+async function chunksHolding(trx: Db, oid: number, ids: string[], w: ChunkWindow): Promise<ChunkHead[]> {
   const out = new Map<number, ChunkHead>();
   for (const t of idTimes(ids)) {
     if ((w.lo !== undefined && t < w.lo) || (w.hi !== undefined && t > w.hi)) continue;
@@ -775,10 +788,7 @@ function sqliteBackend(
       const heads = () => trx.selectFrom("arc.chunks").select(["cid", "seq0", "head"]).where("oid", "=", oid);
       if (q.with !== undefined) {
         // every head in the window that names the peer is read (the peer is in the heads only)
-        let qb = heads().where(namesPeer(q.with));
-        if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo);
-        if (w.hi !== undefined) qb = qb.where("hi", "<", w.hi + CHUNK_SPAN_MS).where("lo", "<=", w.hi);
-        tally(await qb.execute());
+        tally(await meetsWindow(heads().where(namesPeer(q.with)), w).execute());
         return total;
       }
       // Chunks wholly within the bounds count whole, from the index; only those across a bound
@@ -834,11 +844,8 @@ function sqliteBackend(
       }
       let cursor: { cid: number; lo: number; hi: number; n: number } | undefined;
       for (let batch = 4; ; batch = Math.min(batch * 4, 256)) {
-        let qb = trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "lo", "hi", "n"]).where("oid", "=", oid);
+        let qb = meetsWindow(trx.selectFrom("arc.chunks").select(["cid", "seq0", "head", "lo", "hi", "n"]).where("oid", "=", oid), w);
         if (q.with !== undefined) qb = qb.where(namesPeer(q.with));
-        // a chunk's times lie within less than a span: each bound of the window bounds both columns
-        if (w.lo !== undefined) qb = qb.where("hi", ">=", w.lo).where("lo", ">", w.lo - CHUNK_SPAN_MS);
-        if (w.hi !== undefined) qb = qb.where("lo", "<=", w.hi).where("hi", "<", w.hi + CHUNK_SPAN_MS);
         if (q.fromEnd) {
           // newest first, in the order of the (oid, hi, lo, n) index
           const c = cursor;
