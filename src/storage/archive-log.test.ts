@@ -155,6 +155,37 @@ describe("archive file and append log", () => {
     await st.close();
   });
 
+  it("writes records whose addresses need escaping or are not ASCII, with times of any sign, beside values of every form", async () => {
+    const st = await createSqliteBackend({ path: path() });
+    const ar = st.archive("archive");
+    // a backslash is allowed in a localpart (RFC 7622 §3.3.1); quotes, controls and non-ASCII
+    // cannot come from an address but can from a module's own store
+    const owners = ['a\\b@example.com', "jüliet@example.com", 'q"u\u0001ote@x', "ȷ😀@x", "plain@x"];
+    // (addresses are well-formed text: SQLite's text columns, which rows with given ids use, could
+    // not keep a lone surrogate)
+    const peers = ['r\\"o@x', "ромео@x", "", "😀@x"];
+    const values: unknown[] = ["<m/>", "<é/>", { n: 1, s: "x\ny" }, 42, "lone \udc00", "", null];
+    const times = [0, -1, -1_000_000_000_000, 1, 2 ** 48, 9_007_199_254_740_991];
+    const expected = new Map<string, { when: number; with: string; value: unknown }[]>();
+    let k = 0;
+    // one turn: the rows go in one batch, values shared by runs of rows and not
+    await Promise.all(
+      owners.flatMap((owner) =>
+        times.map((when) => {
+          const item = { when, with: peers[k % peers.length]!, value: values[k++ % values.length] };
+          (expected.get(owner) ?? expected.set(owner, []).get(owner)!).push(item);
+          return ar.append(owner, item);
+        }),
+      ),
+    );
+    for (const owner of owners) {
+      const got = (await ar.query(owner, { limit: 100 })).items.map((i) => ({ when: i.when, with: i.with, value: i.value }));
+      const want = [...expected.get(owner)!].sort((a, b) => a.when - b.when);
+      assert.deepEqual(got, want, owner);
+    }
+    await st.close();
+  });
+
   it("keeps a given id's conflict check and arrival order", async () => {
     const st = await createSqliteBackend({ path: path() });
     const ar = st.archive("archive");

@@ -18,7 +18,7 @@ import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
 import Database from "better-sqlite3";
-import { ARCHIVE_ID_ALPHABET } from "./shared.js";
+import { ARCHIVE_ID_ALPHABET, PLAIN_PREFIX } from "./shared.js";
 
 const require = createRequire(import.meta.url);
 
@@ -29,7 +29,18 @@ export interface LogRow {
   id: string;
   when: number;
   with: string;
+  /** The stored text; with `plain`, the string that the stored text holds behind PLAIN_PREFIX. */
   value: string;
+  /**
+   * The value is a string stored as itself (encodeValue's plain form), given without the prefix:
+   * the log writes the two apart, so the event loop never makes a prefixed copy of a message.
+   */
+  plain?: boolean;
+}
+
+/** The text a row stores (encodeValue's form). */
+export function storedText(row: LogRow): string {
+  return row.plain === true ? PLAIN_PREFIX + row.value : row.value;
 }
 
 /**
@@ -48,6 +59,10 @@ const MAX_DELAY_MS = 1000;
 
 /** The worker thread's scheduling priority (nice value; the main thread keeps its own). */
 const WORKER_NICE = 10;
+
+/** The buffer a batch's records are encoded in: its first size, and the most it is kept at. */
+const OUT_BYTES = 64 * 1024;
+const OUT_BYTES_KEPT = 1024 * 1024;
 
 /** A segment is closed and a new one begun once it holds this many bytes. */
 const SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -776,6 +791,17 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   worker.on("error", (err) => workerFailed(err.message));
   worker.unref();
 
+  /** The records of a batch, as bytes; kept from batch to batch while at most OUT_BYTES_KEPT. */
+  let out: Buffer = Buffer.allocUnsafe(OUT_BYTES);
+  /** A larger buffer holding buf's first `used` bytes (buf is zeroed); kept as `out` if not too large. */
+  const grow = (buf: Buffer, used: number, need: number): Buffer => {
+    const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+    buf.copy(bigger, 0, 0, used);
+    buf.fill(0, 0, used);
+    if (bigger.length <= OUT_BYTES_KEPT) out = bigger;
+    return bigger;
+  };
+
   /** Closes the current segment and begins the next. */
   const rotate = () => {
     closeSync(fd);
@@ -827,27 +853,37 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
     },
     append(rows) {
       if (rows.length === 0) return;
-      // The records (see segmentMover): rows in a row with the same value (one message's two
-      // copies) share one record, and the value goes in as it is, after its length
-      let text = "";
+      // The records (see segmentMover), encoded into one buffer: rows in a row with the same
+      // value (one message's two copies) share one record, and the value goes in as it is, after
+      // its length and (a string stored as itself) the prefix. No string of the batch is built.
+      let buf = out;
+      let off = 0;
       for (let i = 0; i < rows.length; ) {
-        const value = rows[i]!.value;
-        let head = "#[" + value.length;
+        const first = rows[i]!;
+        const value = first.value;
+        const plain = first.plain === true;
+        let head = "#[" + (plain ? PLAIN_PREFIX.length + value.length : value.length);
         do {
           const r = rows[i++]!;
           head += "," + jsonString(r.store) + "," + jsonString(r.owner) + "," + jsonString(r.id) + "," + r.when + "," + jsonString(r.with);
-        } while (i < rows.length && rows[i]!.value === value);
-        text += head + "]\n" + value + "\n";
+        } while (i < rows.length && rows[i]!.value === value && (rows[i]!.plain === true) === plain);
+        head += plain ? "]\n" + PLAIN_PREFIX : "]\n";
+        // UTF-8 takes at most 3 bytes per UTF-16 unit; and the newline
+        const need = off + 3 * (head.length + value.length) + 1;
+        if (need > buf.length) buf = grow(buf, off, need);
+        off += buf.write(head, off);
+        off += buf.write(value, off);
+        buf[off++] = 0x0a;
       }
-      const n = writeSync(fd, text);
-      const size = Buffer.byteLength(text);
-      // A regular file takes the whole write; should it not, the rest follows (the worker only
-      // ever reads whole records)
-      if (n < size) {
-        const bytes = Buffer.from(text, "utf8");
-        for (let off = n; off < size; ) off += writeSync(fd, bytes, off, size - off);
+      try {
+        // A regular file takes the whole write; should it not, the rest follows (the worker only
+        // ever reads whole records)
+        for (let done = 0; done < off; ) done += writeSync(fd, buf, done, off - done);
+      } finally {
+        // PRIVACY: the buffer keeps no copy of what it carried
+        buf.fill(0, 0, off);
       }
-      written += size;
+      written += off;
       if (written >= SEGMENT_BYTES) rotate();
     },
     settle() {

@@ -26,6 +26,14 @@ export class StorageError extends Error {
   }
 }
 
+/** What {@link encodeValue} writes before a string it stores as itself. */
+export const PLAIN_PREFIX = "=";
+
+/** Whether {@link encodeValue} stores a value as itself, behind {@link PLAIN_PREFIX}. */
+export function isPlain(value: unknown): value is string {
+  return typeof value === "string" && value.isWellFormed();
+}
+
 /**
  * Encodes a value as text. Both backends store text so values come back as copies with the
  * same JSON round-trip rules (Dates become strings, `undefined` properties disappear). A string
@@ -35,7 +43,7 @@ export class StorageError extends Error {
  * the JSON form, as does every other value.
  */
 export function encodeValue(value: unknown): string {
-  if (typeof value === "string" && value.isWellFormed()) return "=" + value;
+  if (isPlain(value)) return PLAIN_PREFIX + value;
   let text: string | undefined;
   try {
     text = JSON.stringify(value);

@@ -15,6 +15,7 @@ import {
   legacyLogPathFor,
   openArchiveLog,
   registerHash,
+  storedText,
   type ArchiveLog,
   type ArchiveWrite,
   type ChunkSelection,
@@ -52,6 +53,7 @@ import {
   checkTime,
   decodeValue,
   encodeValue,
+  isPlain,
   newArchiveId,
   normalizeQuery,
   type NormalizedQuery,
@@ -549,15 +551,13 @@ function sqliteBackend(
   let flushScheduled = false;
   let insertHere: ((rows: unknown[][]) => number) | undefined;
   let execHere: ((ops: ArchiveWrite[]) => number[]) | undefined;
-  // The last string value appended and its encoding: a message's two copies (sender's and
-  // recipient's archive) come as the same string, and the log then writes it once. PRIVACY: kept
-  // until the turn's flush only.
-  let lastValue: unknown;
-  let lastText = "";
+  // The last string value appended, known to be stored as itself: a message's two copies
+  // (sender's and recipient's archive) come as the same string, and the log then writes it once.
+  // PRIVACY: kept until the turn's flush only.
+  let lastPlain: string | undefined;
   const scheduledFlush = () => {
     flushScheduled = false;
-    lastValue = undefined;
-    lastText = "";
+    lastPlain = undefined;
     void flushAppends();
   };
   function queueAppend(row: LogRow): Promise<void> {
@@ -593,7 +593,7 @@ function sqliteBackend(
             // are never taken (given ids take the direct path in append).
             insertHere ??= archiveInserter(file.raw, "arc");
             const insert = insertHere;
-            const rows = batch.map((r) => [r.store, r.owner, r.id, r.when, r.with, r.value]);
+            const rows = batch.map((r) => [r.store, r.owner, r.id, r.when, r.with, storedText(r)]);
             await db.connection().execute(async () => file.raw.transaction(() => insert(rows))());
           }
           done.resolve();
@@ -733,17 +733,18 @@ function sqliteBackend(
     function appendSoon(owner: string, item: { when?: number; with?: string; value: T }): { id: string; durable: Promise<void> } {
       open();
       const when = item.when === undefined ? now() : checkTime("when", item.when);
+      const id = newArchiveId(when);
+      // A string is stored as itself (the log adds the prefix as it writes); a message's second
+      // copy is the same string, known to be well-formed already
       let value: string;
-      if (typeof item.value === "string" && item.value === lastValue) value = lastText;
+      let plain = true;
+      if (typeof item.value === "string" && item.value === lastPlain) value = item.value;
+      else if (isPlain(item.value)) value = lastPlain = item.value;
       else {
         value = encodeValue(item.value);
-        if (typeof item.value === "string") {
-          lastValue = item.value;
-          lastText = value;
-        }
+        plain = false;
       }
-      const id = newArchiveId(when);
-      return { id, durable: queueAppend({ store, owner, id, when, with: item.with ?? "", value }) };
+      return { id, durable: queueAppend({ store, owner, id, when, with: item.with ?? "", value, plain }) };
     }
 
     async function position(trx: Db, oid: number | undefined, id: string | undefined): Promise<Position | undefined> {
