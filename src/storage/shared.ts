@@ -55,7 +55,7 @@ export function encodeValue(value: unknown): string {
 }
 
 export function decodeValue<T>(text: string): T {
-  return (text.charCodeAt(0) === 0x3d /* = */ ? text.slice(1) : JSON.parse(text)) as T;
+  return (text.startsWith(PLAIN_PREFIX) ? text.slice(PLAIN_PREFIX.length) : JSON.parse(text)) as T;
 }
 
 /** The alphabet of archive ids: base64url's characters in ASCII order (archive-log.ts decodes the time with it). */
@@ -182,7 +182,7 @@ export function checkRestoredRow(r: SnapshotRow): void {
         : r.shape === "archive" && str(r.id) && r.id !== "" && str(r.with) && Number.isSafeInteger(r.when));
   if (!ok) throw new StorageError("bad-argument", "malformed row");
   // a value as encodeValue writes it: a string behind "=", or JSON text
-  if (r.value.charCodeAt(0) === 0x3d) return;
+  if (r.value.startsWith(PLAIN_PREFIX)) return;
   try {
     JSON.parse(r.value);
   } catch {
