@@ -603,7 +603,14 @@ export function registerHash(db: Database.Database): void {
 
 /** The append log of one database: appends on the main thread, moving in a worker. */
 export interface ArchiveLog {
-  /** Writes rows (one write call; durable against a process crash on return). */
+  /**
+   * Encodes a row into the batch being built (no write yet): a row is bytes outside the
+   * JavaScript heap from the moment it is added, not an object kept to the end of the turn.
+   */
+  add(row: LogRow): void;
+  /** Writes the rows added since the last commit (one write call; durable against a process crash on return). */
+  commit(): void;
+  /** Adds rows and commits them. */
   append(rows: LogRow[]): void;
   /** Resolves once every row appended before the call is in the archive. */
   settle(): Promise<void>;
@@ -802,6 +809,51 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
     return bigger;
   };
 
+  // The batch being built (see segmentMover for the records): rows in a row with the same value
+  // (one message's two copies) share one record, kept open (its header fields and its value)
+  // until a row with another value comes or the batch is committed. The value goes in as it is,
+  // after its length and (a string stored as itself) the prefix. No string of the batch is built.
+  let batch: Buffer = out;
+  let off = 0;
+  let openValue: string | undefined;
+  let openPlain = false;
+  let openHead = "";
+  const closeRecord = () => {
+    const value = openValue;
+    if (value === undefined) return;
+    const head = openPlain ? openHead + "]\n" + PLAIN_PREFIX : openHead + "]\n";
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; and the newline
+    const need = off + 3 * (head.length + value.length) + 1;
+    if (need > batch.length) batch = grow(batch, off, need);
+    off += batch.write(head, off);
+    off += batch.write(value, off);
+    batch[off++] = 0x0a;
+    // PRIVACY: the message is released at once, not kept to the end of the batch
+    openValue = undefined;
+    openHead = "";
+  };
+
+  /** Writes the batch built so far (see ArchiveLog.commit). */
+  const commit = (): void => {
+    closeRecord();
+    if (off === 0) return;
+    const buf = batch;
+    const end = off;
+    try {
+      // A regular file takes the whole write; should it not, the rest follows (the worker only
+      // ever reads whole records)
+      for (let done = 0; done < end; ) done += writeSync(fd, buf, done, end - done);
+    } finally {
+      // PRIVACY: the buffer keeps no copy of what it carried; a failed batch is dropped (its
+      // rows are reported failed, never written later)
+      buf.fill(0, 0, end);
+      batch = out;
+      off = 0;
+    }
+    written += end;
+    if (written >= SEGMENT_BYTES) rotate();
+  };
+
   /** Closes the current segment and begins the next. */
   const rotate = () => {
     closeSync(fd);
@@ -834,6 +886,12 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   let closed: Promise<void> | undefined;
   return {
     write(ops, opts) {
+      // After every row added before the call (the caller commits first; this keeps the order if not)
+      try {
+        commit();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
       // The worker moves (and deletes) the closed segments before it runs the writes
       if (opts?.drain && written > 0) rotate();
       if (!worker) {
@@ -851,47 +909,36 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
         w.postMessage({ exec: n, ops });
       });
     },
+    add(r) {
+      const fields = "," + jsonString(r.store) + "," + jsonString(r.owner) + "," + jsonString(r.id) + "," + r.when + "," + jsonString(r.with);
+      const plain = r.plain === true;
+      // The next row of the record being built (one message's second copy) joins its header
+      if (openValue !== undefined && r.value === openValue && plain === openPlain) {
+        openHead += fields;
+        return;
+      }
+      closeRecord();
+      openValue = r.value;
+      openPlain = plain;
+      openHead = "#[" + (plain ? PLAIN_PREFIX.length + r.value.length : r.value.length) + fields;
+    },
+    commit,
     append(rows) {
-      if (rows.length === 0) return;
-      // The records (see segmentMover), encoded into one buffer: rows in a row with the same
-      // value (one message's two copies) share one record, and the value goes in as it is, after
-      // its length and (a string stored as itself) the prefix. No string of the batch is built.
-      let buf = out;
-      let off = 0;
-      for (let i = 0; i < rows.length; ) {
-        const first = rows[i]!;
-        const value = first.value;
-        const plain = first.plain === true;
-        let head = "#[" + (plain ? PLAIN_PREFIX.length + value.length : value.length);
-        do {
-          const r = rows[i++]!;
-          head += "," + jsonString(r.store) + "," + jsonString(r.owner) + "," + jsonString(r.id) + "," + r.when + "," + jsonString(r.with);
-        } while (i < rows.length && rows[i]!.value === value && (rows[i]!.plain === true) === plain);
-        head += plain ? "]\n" + PLAIN_PREFIX : "]\n";
-        // UTF-8 takes at most 3 bytes per UTF-16 unit; and the newline
-        const need = off + 3 * (head.length + value.length) + 1;
-        if (need > buf.length) buf = grow(buf, off, need);
-        off += buf.write(head, off);
-        off += buf.write(value, off);
-        buf[off++] = 0x0a;
-      }
-      try {
-        // A regular file takes the whole write; should it not, the rest follows (the worker only
-        // ever reads whole records)
-        for (let done = 0; done < off; ) done += writeSync(fd, buf, done, off - done);
-      } finally {
-        // PRIVACY: the buffer keeps no copy of what it carried
-        buf.fill(0, 0, off);
-      }
-      written += off;
-      if (written >= SEGMENT_BYTES) rotate();
+      for (const r of rows) this.add(r);
+      commit();
     },
     settle() {
+      try {
+        commit();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
       const target = { seg: current, offset: written };
       return wait(() => atOrPast(moved, target));
     },
     close() {
       closed ??= (async () => {
+        commit();
         closeSync(fd);
         closedSegs.add(current);
         const w = worker;

@@ -545,7 +545,10 @@ function sqliteBackend(
   // Group commit: archive appends requested in the same event-loop turn are written together:
   // to the append log (a file), or for an in-memory database into the archive, in one
   // transaction. They share one promise, which resolves only once all their rows are written.
+  // With the append log, a queued row is encoded into the log's batch at once (bytes outside the
+  // JavaScript heap) and only counted here; without it (in memory) the rows wait in `pending`.
   let pending: LogRow[] = [];
+  let added = 0;
   let pendingDone: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
   let flushing: Promise<void> | undefined;
   let flushScheduled = false;
@@ -561,7 +564,10 @@ function sqliteBackend(
     void flushAppends();
   };
   function queueAppend(row: LogRow): Promise<void> {
-    pending.push(row);
+    if (archiveLog) {
+      archiveLog.add(row);
+      added++;
+    } else pending.push(row);
     if (pendingDone === undefined) {
       let resolve!: () => void;
       let reject!: (err: unknown) => void;
@@ -581,13 +587,14 @@ function sqliteBackend(
   async function flushAppends(): Promise<void> {
     if (flushing) return flushing;
     flushing = (async () => {
-      while (pending.length > 0) {
+      while (pending.length > 0 || added > 0) {
         const batch = pending;
         const done = pendingDone!;
         pending = [];
+        added = 0;
         pendingDone = undefined;
         try {
-          if (archiveLog) archiveLog.append(batch);
+          if (archiveLog) archiveLog.commit();
           else {
             // Holding kysely's only connection, so the transaction is ours alone. Generated ids
             // are never taken (given ids take the direct path in append).
