@@ -17,6 +17,7 @@ import type { HttpRoute, HttpScope } from "./http.js";
 import { Metrics, type Counter } from "./metrics.js";
 import type { PortableHandler } from "./portable.js";
 import { adoptPending } from "./lifecycle/portable.js";
+import { OutputBatch } from "./output-batch.js";
 import type {
   DiscoIdentity,
   FeatureProvider,
@@ -90,6 +91,8 @@ export class Core {
   readonly log: Logger;
   readonly storage: StorageBackend;
   readonly events = new Events();
+  /** Sessions' queued output, written together at the end of each turn (output-batch.ts). */
+  readonly output = new OutputBatch();
   /** Counters and gauges for the metrics endpoint (src/core/metrics.ts); modules add their own. */
   readonly metrics = new Metrics();
   /** The core's own counters, incremented by sessions. Labels: fixed vocabularies only. */

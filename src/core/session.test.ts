@@ -135,3 +135,24 @@ describe("Session: writes a stanza started (XEP-0198 §4)", () => {
     assert.match(await b.t.read(/<resumed [^>]*\/>/), /h="1"/);
   });
 });
+
+describe("Session output", () => {
+  it("delivers every stanza of a turn that queues more output than one batch holds, in order", async () => {
+    const core = await makeCore();
+    await core.accounts.create(jid("romeo", "localhost"), "juliet-secret");
+    const j = open(core, true);
+    const r = open(core, true);
+    await bindPlain(j.s, j.t, "juliet", "romeo-secret");
+    await bindPlain(r.s, r.t, "romeo", "juliet-secret");
+    r.s.receive("<presence/>");
+    await r.t.read(/<\/presence>|<presence [^>]*\/>/);
+    // 400 messages of ~1 KB in one read: several times OUTPUT_BATCH_CHARS for one recipient
+    const pad = "x".repeat(1000);
+    let input = "";
+    for (let i = 0; i < 400; i++) input += `<message to='romeo@localhost' type='chat' id='n${i}'><body>${i} ${pad}</body></message>`;
+    j.s.receive(input);
+    const got = await r.t.read(/id="n399"[^>]*>/);
+    const ids = [...got.matchAll(/<message [^>]*id="(n\d+)"/g)].map((m) => m[1]);
+    assert.deepEqual(ids, Array.from({ length: 400 }, (_, i) => `n${i}`));
+  });
+});

@@ -204,13 +204,14 @@ export class Session {
     if (this.state === "closed" || this.state === "hibernating") return;
     if (this.core.log.level === "trace") this.log.trace({ out: s }, "send");
     this.out.push(s);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    // Written at the turn's end with every other session's output, or sooner in a long turn
+    const first = !this.flushScheduled;
+    this.flushScheduled = true; // before: the batch may flush this session at once
+    this.core.output.queued(this, s.length, first);
   }
 
-  private flush(): void {
+  /** Writes what is queued (the core's output batch calls this; see output-batch.ts). */
+  flush(): void {
     this.flushScheduled = false;
     if (this.out.length === 0 || this.state === "hibernating") return;
     const sm = this.sm;
