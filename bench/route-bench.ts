@@ -8,6 +8,7 @@
 // Run compiled (tsx wraps every function in a naming helper, which inflates closure-heavy paths):
 //   npm run bench:route -- [messages per run, default 100000] [runs per mode, default 3]
 //                          [messages per turn, default 20] [modes, default "on,off"]
+//                          [entry: "sync" (default) or "callbacks", see ENTRY]
 // ("on": every module; "off": every module but mam.) The host drifts: compare builds by
 // alternating them run by run and take medians (docs/benchmarks.md).
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -26,6 +27,12 @@ const MESSAGES = Number(process.argv[2] ?? 100_000);
 const RUNS = Number(process.argv[3] ?? 3);
 const PER_TURN = Number(process.argv[4] ?? 20);
 const MODES = (process.argv[5] ?? "on,off").split(",");
+// "callbacks": each message enters in a callback of its own within the turn, as each socket's read
+// does in the server (microtasks run between them; what a module keeps to the turn's end, such
+// as session output and archive batches, lives through all of them). "sync" (default): a turn's
+// messages enter in one go.
+const ENTRY = process.argv[6] ?? "sync";
+if (ENTRY !== "sync" && ENTRY !== "callbacks") throw new Error('entry must be "sync" or "callbacks"');
 const USERS = 200;
 
 /** The tests' in-process transport, which after the login only counts what the server writes. */
@@ -85,7 +92,13 @@ async function run(mode: string): Promise<{ mainUs: number; otherUs: number; wal
   const before = threadTicks();
   const wall0 = process.hrtime.bigint();
   for (let n = 0; n < MESSAGES; ) {
-    for (let k = 0; k < PER_TURN && n < MESSAGES; k++) send(n++);
+    if (ENTRY === "sync") for (let k = 0; k < PER_TURN && n < MESSAGES; k++) send(n++);
+    else {
+      for (let k = 0; k < PER_TURN && n < MESSAGES; k++) {
+        const m = n++;
+        setImmediate(() => send(m));
+      }
+    }
     await turn();
   }
   // Until every message is out: the output stops growing
@@ -120,7 +133,7 @@ for (let r = 0; r < RUNS; r++) {
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`\n${MESSAGES} messages per run, ${PER_TURN} per turn, ${USERS} sessions; medians of ${RUNS} runs:`);
+console.log(`\n${MESSAGES} messages per run, ${PER_TURN} per turn (entry: ${ENTRY}), ${USERS} sessions; medians of ${RUNS} runs:`);
 for (const [mode, rs] of results) {
   console.log(
     `${mode.padEnd(4)} event loop ${median(rs.map((r) => r.mainUs)).toFixed(1)} µs/msg (${rs.map((r) => r.mainUs.toFixed(1)).join(", ")}); other threads ${median(rs.map((r) => r.otherUs)).toFixed(1)} µs/msg`,
