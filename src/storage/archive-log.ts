@@ -629,10 +629,6 @@ export interface ArchiveLog {
 /** Characters a JSON string cannot hold as they are (and lone surrogates, which UTF-8 cannot). */
 const JSON_UNSAFE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** A string as JSON text; addresses and ids, which need no escaping, without JSON.stringify's cost. */
-function jsonString(s: string): string {
-  return JSON_UNSAFE.test(s) ? JSON.stringify(s) : '"' + s + '"';
-}
 
 interface Position {
   seg: number;
@@ -810,27 +806,73 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   };
 
   // The batch being built (see segmentMover for the records): rows in a row with the same value
-  // (one message's two copies) share one record, kept open (its header fields and its value)
-  // until a row with another value comes or the batch is committed. The value goes in as it is,
-  // after its length and (a string stored as itself) the prefix. No string of the batch is built.
+  // (one message's two copies) share one record, kept open until a row with another value comes
+  // or the batch is committed: its header goes into the buffer as its rows come, field by field
+  // (no string is built), and the value follows when the record closes, as it is, after its
+  // length and (a string stored as itself) the prefix.
   let batch: Buffer = out;
   let off = 0;
   let openValue: string | undefined;
   let openPlain = false;
-  let openHead = "";
+  /** Room for `n` more bytes. */
+  const room = (n: number) => {
+    if (off + n > batch.length) batch = grow(batch, off, off + n);
+  };
+  /** A string as JSON text (room made by the caller: 3 bytes per UTF-16 unit and 2). */
+  const putString = (v: string) => {
+    if (JSON_UNSAFE.test(v)) {
+      off += batch.write(JSON.stringify(v), off);
+      return;
+    }
+    batch[off++] = 0x22;
+    off += batch.write(v, off);
+    batch[off++] = 0x22;
+  };
+  /** A number as JSON text, an integer without a string (room made by the caller: 24 bytes). */
+  const putInteger = (v: number) => {
+    if (!Number.isSafeInteger(v)) {
+      off += batch.write(JSON.stringify(v), off); // times are integers (checkTime); never NaN in JSON
+      return;
+    }
+    if (v < 0) {
+      batch[off++] = 0x2d;
+      v = -v;
+    }
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let i = off + digits - 1; i >= off; i--) {
+      batch[i] = 0x30 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    off += digits;
+  };
+  /** ",store,owner,id,when,with" of one row. */
+  const putFields = (r: LogRow) => {
+    // JSON.stringify writes at most 6 bytes per UTF-16 unit (\u escapes), UTF-8 at most 3
+    room(6 * (r.store.length + r.owner.length + r.id.length + r.with.length) + 8 + 24 + 5);
+    batch[off++] = 0x2c;
+    putString(r.store);
+    batch[off++] = 0x2c;
+    putString(r.owner);
+    batch[off++] = 0x2c;
+    putString(r.id);
+    batch[off++] = 0x2c;
+    putInteger(r.when);
+    batch[off++] = 0x2c;
+    putString(r.with);
+  };
   const closeRecord = () => {
     const value = openValue;
     if (value === undefined) return;
-    const head = openPlain ? openHead + "]\n" + PLAIN_PREFIX : openHead + "]\n";
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; and the newline
-    const need = off + 3 * (head.length + value.length) + 1;
-    if (need > batch.length) batch = grow(batch, off, need);
-    off += batch.write(head, off);
+    // "]", newline, the prefix, the value (UTF-8: at most 3 bytes per UTF-16 unit) and a newline
+    room(2 + PLAIN_PREFIX.length + 3 * value.length + 1);
+    batch[off++] = 0x5d;
+    batch[off++] = 0x0a;
+    if (openPlain) off += batch.write(PLAIN_PREFIX, off);
     off += batch.write(value, off);
     batch[off++] = 0x0a;
     // PRIVACY: the message is released at once, not kept to the end of the batch
     openValue = undefined;
-    openHead = "";
   };
 
   /** Writes the batch built so far (see ArchiveLog.commit). */
@@ -910,17 +952,18 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
       });
     },
     add(r) {
-      const fields = "," + jsonString(r.store) + "," + jsonString(r.owner) + "," + jsonString(r.id) + "," + r.when + "," + jsonString(r.with);
       const plain = r.plain === true;
       // The next row of the record being built (one message's second copy) joins its header
-      if (openValue !== undefined && r.value === openValue && plain === openPlain) {
-        openHead += fields;
-        return;
+      if (openValue === undefined || r.value !== openValue || plain !== openPlain) {
+        closeRecord();
+        room(2 + 24);
+        batch[off++] = 0x23;
+        batch[off++] = 0x5b;
+        putInteger(plain ? PLAIN_PREFIX.length + r.value.length : r.value.length);
+        openValue = r.value;
+        openPlain = plain;
       }
-      closeRecord();
-      openValue = r.value;
-      openPlain = plain;
-      openHead = "#[" + (plain ? PLAIN_PREFIX.length + r.value.length : r.value.length) + fields;
+      putFields(r);
     },
     commit,
     append(rows) {
