@@ -52,6 +52,21 @@ describe("OutputBatch", () => {
     assert.equal(a.queuedItems.length + b.queuedItems.length, 0);
   });
 
+  it("writes every other target when one fails, then reports the failure", () => {
+    const batch = new OutputBatch(10);
+    const a = new Target(batch);
+    const c = new Target(batch);
+    const failing: Flushable = {
+      flush: () => {
+        throw new Error("broken transport");
+      },
+    };
+    a.write("12");
+    batch.queued(failing, 1, true);
+    assert.throws(() => c.write("3456789"), /broken transport/);
+    assert.deepEqual([a.written, c.written], [["12"], ["3456789"]]);
+  });
+
   it("takes output queued while it flushes into a next batch", async () => {
     const batch = new OutputBatch(1000);
     const b = new Target(batch);

@@ -50,6 +50,15 @@ export class OutputBatch {
     if (list.length === 0) return;
     this.waiting = [];
     this.chars = 0;
-    for (const t of list) t.flush();
+    // One target failing must not leave the others' output unwritten (they left the batch)
+    let failure: { err: unknown } | undefined;
+    for (const t of list) {
+      try {
+        t.flush();
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+    if (failure) throw failure.err;
   }
 }
