@@ -610,8 +610,6 @@ export interface ArchiveLog {
   add(row: LogRow): void;
   /** Writes the rows added since the last commit (one write call; durable against a process crash on return). */
   commit(): void;
-  /** Adds rows and commits them. */
-  append(rows: LogRow[]): void;
   /** Resolves once every row appended before the call is in the archive. */
   settle(): Promise<void>;
   /**
@@ -628,7 +626,6 @@ export interface ArchiveLog {
 
 /** Characters a JSON string cannot hold as they are (and lone surrogates, which UTF-8 cannot). */
 const JSON_UNSAFE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
 
 interface Position {
   seg: number;
@@ -966,10 +963,6 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
       putFields(r);
     },
     commit,
-    append(rows) {
-      for (const r of rows) this.add(r);
-      commit();
-    },
     settle() {
       try {
         commit();
