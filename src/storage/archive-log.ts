@@ -1,5 +1,5 @@
 // The archive of the SQLite backend lives in a database file of its own (`<db>-archive`), and its
-// appends go through an append log: the event loop writes each group of rows as JSON lines to a
+// appends go through an append log: the event loop writes each group of rows as records to a
 // plain segment file (`<db>-archive-append.<n>`, one write(2) per group, no index, no SQLite), and
 // a worker thread moves them into the indexed archive in large transactions and deletes each
 // segment once it has moved all of it. The worker is the archive file's one writer: other writes
@@ -815,7 +815,7 @@ function startLog(dbPath: string, lock: Database.Database, onError: (message: st
   const room = (n: number) => {
     if (off + n > batch.length) batch = grow(batch, off, off + n);
   };
-  /** A string as JSON text (room made by the caller: 3 bytes per UTF-16 unit and 2). */
+  /** A string as JSON text (room made by the caller: 6 bytes per UTF-16 unit, for \u escapes, and 2). */
   const putString = (v: string) => {
     if (JSON_UNSAFE.test(v)) {
       off += batch.write(JSON.stringify(v), off);
