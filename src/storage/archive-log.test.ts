@@ -165,7 +165,8 @@ describe("archive file and append log", () => {
     // not keep a lone surrogate)
     const peers = ['r\\"o@x', "ромео@x", "", "😀@x"];
     const values: unknown[] = ["<m/>", "<é/>", { n: 1, s: "x\ny" }, 42, "lone \udc00", "", null];
-    const times = [0, -1, -1_000_000_000_000, 1, 2 ** 48, 9_007_199_254_740_991];
+    // (and every way a time's digits split around 1e9, where the log writes them in two parts)
+    const times = [0, -1, -1_000_000_000_000, 1, 2 ** 48, 9_007_199_254_740_991, -9_007_199_254_740_991, 999_999_999, 1_000_000_000, 1_000_000_001, 1_765_000_000_005, 10, 9];
     const expected = new Map<string, { when: number; with: string; value: unknown }[]>();
     let k = 0;
     // one turn: the rows go in one batch, values shared by runs of rows and not

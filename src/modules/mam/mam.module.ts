@@ -104,10 +104,14 @@ export const mamModule = defineModule({
     }
     ctx.on("account/deleted", forget);
 
-    const inRoster = (account: Jid) => async (peer: Jid) => {
+    const inRoster = async (account: Jid, peer: Jid): Promise<boolean> => {
       // No roster module: nobody is in a roster, so "roster" archives only the 'always' list.
       const item = await ctx.use<RosterService>("roster")?.getItem(account.bare(), peer);
       return item !== undefined && item.hidden !== true;
+    };
+    const decided = (prefs: ArchivePrefs, account: Jid, peer: Jid): boolean | Promise<boolean> => {
+      const d = decide(prefs, peer);
+      return d === "roster" ? inRoster(account, peer.bare()) : d; // XEP-0441 §2.3.1: by bare JID
     };
 
     /**
@@ -116,8 +120,8 @@ export const mamModule = defineModule({
      */
     const wanted = (account: Jid, peer: Jid): boolean | Promise<boolean> => {
       const prefs = cache.get(account.bareString); // the account's address, with or without a resource
-      if (prefs) return decide(prefs, peer, inRoster(account));
-      return prefsOf(account.bare()).then((p) => decide(p, peer, inRoster(account)));
+      if (prefs) return decided(prefs, account, peer);
+      return prefsOf(account.bare()).then((p) => decided(p, account, peer));
     };
 
     // Rows queued in one turn share one write and one durability promise (the group commit):
@@ -151,25 +155,28 @@ export const mamModule = defineModule({
     // Incoming: archived for a local recipient after blocking (50: a rejected message is not
     // archived, XEP-0313 §6.1) and before carbons (10) and delivery or offline storage (-100), so
     // every delivered copy carries the stanza-id (XEP-0313 §3.5).
+    const archiveIncoming = (ev: StanzaEvent, account: Jid, stripped: boolean, yes: boolean): false => {
+      if (!yes) return false;
+      const { stanza } = ev;
+      // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids
+      // were stripped since, that text is the recipient's copy too (one serialization per message)
+      const id = append(ev, account, ev.from, (stripped ? undefined : sentXml(stanza)) ?? toStored(stanza));
+      if (id !== undefined) addStanzaId(stanza, account, id);
+      return false;
+    };
     const incoming = (ev: StanzaEvent): boolean | Promise<boolean> => {
       const { stanza } = ev;
       const account = ev.to.bare();
       const stripped = stripStanzaIds(stanza, account.bareString);
       if (!isArchivable(stanza)) return false;
-      const archiveIt = (yes: boolean): false => {
-        if (!yes) return false;
-        // A local sender's archive serialized this very stanza a moment ago; unless stanza-ids
-        // were stripped since, that text is the recipient's copy too (one serialization per message)
-        const id = append(ev, account, ev.from, (stripped ? undefined : sentXml(stanza)) ?? toStored(stanza));
-        if (id !== undefined) addStanzaId(stanza, account, id);
-        return false;
-      };
       // An account with a session exists; otherwise storage says (only existing accounts have an archive)
       if (core.hasSessions(account)) {
         const w = wanted(account, ev.from);
-        return typeof w === "boolean" ? archiveIt(w) : w.then(archiveIt);
+        return typeof w === "boolean" ? archiveIncoming(ev, account, stripped, w) : w.then((yes) => archiveIncoming(ev, account, stripped, yes));
       }
-      return core.accountExists(account).then(async (exists) => exists && archiveIt(await wanted(account, ev.from)));
+      return core
+        .accountExists(account)
+        .then(async (exists) => exists && archiveIncoming(ev, account, stripped, await wanted(account, ev.from)));
     };
     ctx.on("message/bare", incoming, INCOMING_PRIORITY);
     ctx.on("message/full", incoming, INCOMING_PRIORITY);
@@ -197,6 +204,19 @@ export const mamModule = defineModule({
     };
 
     // Outgoing: a local user's message, archived in the sender's archive as it is routed.
+    const archiveOutgoing = (ev: StanzaEvent, yes: boolean): false => {
+      if (!yes) return false;
+      const xml = toStored(ev.stanza);
+      append(ev, ev.from, ev.to, xml);
+      recentStanzas[recentNext] = ev.stanza;
+      recentXml[recentNext] = xml;
+      recentNext = (recentNext + 1) % RECENT;
+      if (!clearScheduled) {
+        clearScheduled = true;
+        setImmediate(clearRecent);
+      }
+      return false;
+    };
     ctx.on(
       "stanza/outgoing",
       (ev) => {
@@ -208,21 +228,8 @@ export const mamModule = defineModule({
         // XEP-0313 §6.1.1: one copy per archive; a message to oneself is archived once, on arrival
         if (ev.to.bareString === account.bareString) return false;
         if (!isArchivable(ev.stanza)) return false;
-        const archiveIt = (yes: boolean): false => {
-          if (!yes) return false;
-          const xml = toStored(ev.stanza);
-          append(ev, account, ev.to, xml);
-          recentStanzas[recentNext] = ev.stanza;
-          recentXml[recentNext] = xml;
-          recentNext = (recentNext + 1) % RECENT;
-          if (!clearScheduled) {
-            clearScheduled = true;
-            setImmediate(clearRecent);
-          }
-          return false;
-        };
         const w = wanted(account, ev.to);
-        return typeof w === "boolean" ? archiveIt(w) : w.then(archiveIt);
+        return typeof w === "boolean" ? archiveOutgoing(ev, w) : w.then((yes) => archiveOutgoing(ev, yes));
       },
       OUTGOING_PRIORITY,
     );

@@ -65,11 +65,12 @@ export function listed(list: readonly string[], peer: Jid): boolean {
 }
 
 /**
- * Whether a message exchanged with `peer` is archived: at once, unless the "roster" policy has to
- * ask `inRoster` (it may cost a storage read). XEP-0441 §2.3.2/§2.3.3: `peer` is the 'to' of an outgoing
- * message, the 'from' of an incoming one.
+ * Whether a message exchanged with `peer` is archived, or "roster" when that depends on whether
+ * the peer is in the account's roster (the "roster" policy; looking that up may cost a storage
+ * read, so the caller does it). XEP-0441 §2.3.2/§2.3.3: `peer` is the 'to' of an outgoing message,
+ * the 'from' of an incoming one.
  */
-export function decide(prefs: ArchivePrefs, peer: Jid, inRoster: (bare: Jid) => Promise<boolean>): boolean | Promise<boolean> {
+export function decide(prefs: ArchivePrefs, peer: Jid): boolean | "roster" {
   if (listed(prefs.never, peer)) return false;
   if (listed(prefs.always, peer)) return true;
   switch (prefs.default) {
@@ -78,6 +79,6 @@ export function decide(prefs: ArchivePrefs, peer: Jid, inRoster: (bare: Jid) => 
     case "never":
       return false;
     case "roster":
-      return inRoster(peer.bare()); // XEP-0441 §2.3.1: the roster is compared by bare JID
+      return "roster";
   }
 }

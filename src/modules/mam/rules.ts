@@ -47,10 +47,15 @@ export function isArchivable(stanza: Element): boolean {
  * anything was removed.
  */
 export function stripStanzaIds(stanza: Element, by: string): boolean {
-  const forged = (c: Element | string) => typeof c !== "string" && c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by === by;
-  if (!stanza.children.some(forged)) return false; // the usual case: nothing to strip, nothing copied
-  stanza.children = stanza.children.filter((c) => !forged(c));
+  let any = false;
+  for (const c of stanza.children) if ((any = isStanzaIdBy(c, by))) break;
+  if (!any) return false; // the usual case: nothing to strip, nothing copied
+  stanza.children = stanza.children.filter((c) => !isStanzaIdBy(c, by));
   return true;
+}
+
+function isStanzaIdBy(c: Element | string, by: string): boolean {
+  return typeof c !== "string" && c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by === by;
 }
 
 /** XEP-0313 §3.5: tells the recipient where the message is archived. */
