@@ -226,25 +226,29 @@ function inserter(db, p) {
   const there = (oid, when, id) => inItems.get(oid, when, id) !== undefined || inChunks.all(oid, when, when, when).some((h) => chunkHas(h, id));
   let checked = false;
   function insert(rows) {
-    const oids = new Map();
-    const open = new Map(); // owner and hour -> its chunk being filled
+    // (maps of maps rather than keys made by joining strings: no string is built per row)
+    const oids = new Map(); // store -> owner -> oid
+    const open = new Map(); // oid -> hour -> its chunk being filled
     const chunks = []; // in the order they were begun
     let n = 0;
     let taken = 0;
     for (const r of rows) {
-      const key = r[0] + "\\u0000" + r[1];
-      let oid = oids.get(key);
+      let owners = oids.get(r[0]);
+      if (owners === undefined) oids.set(r[0], (owners = new Map()));
+      let oid = owners.get(r[1]);
       if (oid === undefined) {
         addOwner.run(r[0], r[1]);
         oid = getOwner.get(r[0], r[1]);
-        oids.set(key, oid);
+        owners.set(r[1], oid);
       }
       if (idTime(r[2]) !== r[3]) n += addFree.run(oid, r[2], r[3], r[4], hash53(r[4]), r[5]).changes;
       else if (!checked || !there(oid, r[3], r[2])) {
-        const slot = oid + ":" + Math.floor(r[3] / CHUNK_SPAN_MS);
-        let c = open.get(slot);
+        const hour = Math.floor(r[3] / CHUNK_SPAN_MS);
+        let hours = open.get(oid);
+        if (hours === undefined) open.set(oid, (hours = new Map()));
+        let c = hours.get(hour);
         if (c === undefined || c.body.length >= CHUNK_ITEMS) {
-          open.set(slot, (c = { oid, lo: r[3], hi: r[3], head: [], body: [] }));
+          hours.set(hour, (c = { oid, lo: r[3], hi: r[3], head: [], body: [] }));
           chunks.push(c);
         }
         if (r[3] < c.lo) c.lo = r[3];
